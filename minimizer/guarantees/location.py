@@ -1,0 +1,163 @@
+"""Minimum distinct subjects per published (H3 cell, time bucket).
+
+A sparse (cell, bucket) group is lifted to its parent H3 resolution, where it pools with the other
+sparse groups of the same parent and bucket, and again, until it reaches ``m`` distinct subjects or
+``min_resolution``; what is still sparse there is suppressed. Dense groups stay at their own (fine)
+resolution, so one bucket may publish a parent next to some of its children: that is allowed because
+every published group is counted on its own and holds at least ``m`` subjects.
+
+The work is vectorised over integer codes: cells, buckets and subjects are factorised once, H3 is
+only called on the unique cells of a level, and each level is one group-by. Only the resolutions
+(15 → 0) are looped over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import h3
+import numpy as np
+import pandas as pd
+
+from minimizer.errors import DataError
+
+__all__ = ["CellStats", "check_min_subjects", "enforce_min_subjects"]
+
+_CHECK = "min_subjects_per_cell"
+
+
+@dataclass(frozen=True)
+class CellStats:
+    """Figures for the audit record. No values, only counts.
+
+    ``raised`` maps a target resolution to the number of sparse (cell, bucket) groups lifted to it.
+    ``min_subjects`` is the smallest distinct-subject count over published groups (0 if none).
+    """
+
+    published_cells: int
+    raised: dict[int, int]
+    suppressed_rows: int
+    min_subjects: int
+    published_groups: int
+
+
+class _CellTable:
+    """Interns H3 cell strings to integer ids, so rows carry ints and H3 sees unique cells only."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.res: list[int] = []
+        self._ids: dict[str, int] = {}
+
+    def intern(self, names: list[str]) -> np.ndarray:
+        ids = np.empty(len(names), dtype=np.int64)
+        for i, name in enumerate(names):
+            if (known := self._ids.get(name)) is None:
+                known = self._ids[name] = len(self.names)
+                self.names.append(name)
+                self.res.append(h3.get_resolution(name))
+            ids[i] = known
+        return ids
+
+    def parents(self, ids: np.ndarray, resolution: int) -> np.ndarray:
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        parent = [h3.cell_to_parent(self.names[i], resolution) for i in uniq]
+        return self.intern(parent)[inverse]
+
+
+def _cell_ids(cells: pd.Series, table: _CellTable, column: str) -> np.ndarray:
+    """Canonical (lower-case) cell ids per row; invalid cells fail closed, by count only."""
+    codes, uniques = pd.factorize(cells)
+    names = [str(c).lower() for c in uniques]
+    valid = np.fromiter((h3.is_valid_cell(c) for c in names), dtype=bool, count=len(names))
+    if not valid.all():
+        raise DataError(
+            "values are not valid H3 cells",
+            column=column,
+            check=_CHECK,
+            reason="invalid_h3_cell",
+            count=int((~valid[codes]).sum()),
+        )
+    return table.intern(names)[codes]
+
+
+def _distinct_per_group(groups: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+    """Distinct subjects of each row's group, aligned with the rows."""
+    return pd.Series(subjects).groupby(groups).transform("nunique").to_numpy()
+
+
+def enforce_min_subjects(
+    frame: pd.DataFrame,
+    *,
+    cell: str,
+    bucket: str,
+    subject: str,
+    m: int,
+    min_resolution: int = 0,
+) -> tuple[pd.DataFrame, CellStats]:
+    """Return a copy in which every (cell, bucket) holds at least ``m`` distinct subjects.
+
+    Rows whose cell, bucket or subject is null are suppressed: they cannot be counted. Cells come
+    back in canonical lower-case form; row order, index and other columns are kept.
+    """
+    if m < 1:
+        raise ValueError("m must be at least 1")
+    if not 0 <= min_resolution <= 15:
+        raise ValueError("min_resolution must be between 0 and 15")
+    missing = [c for c in (cell, bucket, subject) if c not in frame.columns]
+    if missing:
+        raise DataError("columns missing", column=",".join(missing), check=_CHECK, reason="missing")
+
+    pos = np.flatnonzero(frame[[cell, bucket, subject]].notna().all(axis=1).to_numpy())
+    table = _CellTable()
+    cur = _cell_ids(frame[cell].iloc[pos], table, cell)
+    bkt, bucket_values = pd.factorize(frame[bucket].iloc[pos])
+    subj = pd.factorize(frame[subject].iloc[pos])[0]
+    n_buckets = max(len(bucket_values), 1)
+
+    pending = np.ones(pos.size, dtype=bool)
+    published = np.zeros(pos.size, dtype=bool)
+    raised: dict[int, int] = {}
+    top = max(table.res, default=-1)
+    for r in range(top, -1, -1):
+        # Coarser rows wait: groups raised from level r may still join them at their level.
+        at = np.flatnonzero(pending & (np.asarray(table.res)[cur] == r))
+        if at.size == 0:
+            continue
+        groups = cur[at] * n_buckets + bkt[at]
+        dense = _distinct_per_group(groups, subj[at]) >= m
+        published[at[dense]] = True
+        pending[at] = False
+        sparse = at[~dense]
+        if sparse.size and r > min_resolution:
+            raised[r - 1] = int(np.unique(groups[~dense]).size)
+            cur[sparse] = table.parents(cur[sparse], r - 1)
+            pending[sparse] = True
+
+    keep = pos[published]
+    out = frame.iloc[keep].copy()
+    out[cell] = pd.Series(
+        np.asarray(table.names, dtype=object)[cur[published]], index=out.index, name=cell
+    )
+    groups = cur[published] * n_buckets + bkt[published]
+    sizes = pd.Series(subj[published]).groupby(groups).nunique()
+    stats = CellStats(
+        published_cells=int(np.unique(cur[published]).size),
+        raised=raised,
+        suppressed_rows=len(frame) - keep.size,
+        min_subjects=int(sizes.min()) if sizes.size else 0,
+        published_groups=int(sizes.size),
+    )
+    return out, stats
+
+
+def check_min_subjects(frame: pd.DataFrame, *, cell: str, bucket: str, subject: str, m: int) -> int:
+    """Number of (cell, bucket) groups with fewer than ``m`` distinct subjects.
+
+    Deliberately a plain group-by, independent of :func:`enforce_min_subjects`. Null keys form
+    groups of their own and null subjects do not count, so they can only add violations.
+    """
+    counts = frame.groupby([cell, bucket], dropna=False, observed=True, sort=False)[
+        subject
+    ].nunique()
+    return int((counts < m).sum())

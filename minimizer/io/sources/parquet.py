@@ -1,0 +1,193 @@
+"""Events as Parquet partitioned by day, Hive style: ``ROOT/date=YYYY-MM-DD/*.parquet``.
+
+Read with a pyarrow dataset scanner: only the requested columns, the time window pushed down
+twice (partition pruning on ``date`` and a row filter on the time column), record batches
+regrouped into frames of at most ``chunk_rows`` rows, so memory stays bounded.
+
+- The ``date`` partition key is read as text and is one of the source's columns.
+- Pruning keeps a day of margin on each side, and partitions whose name is not a date are
+  always read: the partition is a hint, the time column decides.
+- The schema is the union of every file's schema (a column added on a later day is null on
+  earlier days), read once per ``EventSource`` object.
+- Integers come back as nullable ``Int*``, booleans as ``boolean``, text as ``str``, the time
+  column as ``datetime64[us, UTC]`` (naive times are UTC; text that does not parse is ``NaT``,
+  and rows with a null or unparseable time are kept in every window). ``date32`` columns come
+  back as ``datetime.date`` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from minimizer.errors import SourceError
+from minimizer.io.sources._common import as_utc, fetch_list, in_window, require_columns, to_utc
+
+__all__ = ["EventSource"]
+
+_PARTITION = pa.schema([("date", pa.string())])
+_PARTITIONING = ds.partitioning(_PARTITION, flavor="hive")
+_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
+_MARGIN = timedelta(days=1)
+
+# Arrow -> pandas dtypes that keep nulls without turning integers into floats, so every chunk
+# of a run has the same dtypes (and stages to the same Arrow schema).
+_PANDAS_TYPES: dict[pa.DataType, object] = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def _partition_filter(since: datetime | None, until: datetime | None) -> ds.Expression:
+    day = ds.field("date")
+    keep = ~pc.match_substring_regex(day, _DATE_TEXT)
+    bounds = []
+    if since is not None:
+        bounds.append(day >= (as_utc(since) - _MARGIN).date().isoformat())
+    if until is not None:
+        bounds.append(day <= (as_utc(until) + _MARGIN).date().isoformat())
+    inside = bounds[0] if len(bounds) == 1 else bounds[0] & bounds[1]
+    return keep | inside
+
+
+def _time_filter(
+    field: pa.Field, since: datetime | None, until: datetime | None
+) -> ds.Expression | None:
+    if not pa.types.is_timestamp(field.type):
+        return None  # text times: only pandas can tell what parses
+    column = ds.field(field.name)
+
+    def bound(moment: datetime) -> pa.Scalar:
+        utc = as_utc(moment)
+        value = utc if field.type.tz is not None else utc.replace(tzinfo=None)
+        return pa.scalar(value, type=field.type)
+
+    parts = []
+    if since is not None:
+        parts.append(column >= bound(since))
+    if until is not None:
+        parts.append(column < bound(until))
+    inside = parts[0] if len(parts) == 1 else parts[0] & parts[1]
+    return inside | column.is_null()
+
+
+def _regroup(batches: Iterator[pa.RecordBatch], schema: pa.Schema, rows: int) -> Iterator[pa.Table]:
+    """Tables of exactly ``rows`` rows (the last one shorter) from batches of any size."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        size += batch.num_rows
+        while size >= rows:
+            table = pa.Table.from_batches(pending, schema=schema)
+            yield table.slice(0, rows)
+            rest = table.slice(rows)
+            pending, size = rest.to_batches(), rest.num_rows
+    if size:
+        yield pa.Table.from_batches(pending, schema=schema)
+
+
+class EventSource:
+    """A directory of day partitions. ``root`` is the directory holding the ``date=`` folders."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.name = self.root.name
+        self._cached: ds.Dataset | None = None
+
+    def _unreadable(self) -> SourceError:
+        return SourceError("Parquet source unreadable", table=self.name, reason="unreadable")
+
+    def _dataset(self) -> ds.Dataset:
+        if self._cached is None:
+            if not self.root.is_dir():
+                raise SourceError(
+                    "Parquet source directory not found", table=self.name, reason="missing_source"
+                )
+            try:
+                base = ds.dataset(self.root, format="parquet", partitioning=_PARTITIONING)
+                schemas = [fragment.physical_schema for fragment in base.get_fragments()]
+                if not schemas:
+                    raise SourceError(
+                        "Parquet source holds no files", table=self.name, reason="missing_source"
+                    )
+                schema = pa.unify_schemas([*schemas, _PARTITION], promote_options="permissive")
+            except (pa.ArrowException, OSError):
+                raise self._unreadable() from None
+            self._cached = base.replace_schema(schema)
+        return self._cached
+
+    def columns(self) -> list[str]:
+        """Columns of the union schema of all files, then the ``date`` partition key."""
+        return list(self._dataset().schema.names)
+
+    def chunks(
+        self,
+        columns: Sequence[str],
+        *,
+        time_column: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        chunk_rows: int = 1_000_000,
+    ) -> Iterator[pd.DataFrame]:
+        """Frames of at most ``chunk_rows`` rows holding exactly ``columns``, in that order.
+
+        Same contract as ``TableSource.chunks``: missing columns raise here, an empty result
+        is one empty typed frame, rows with an unknown time are kept.
+        """
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be positive")
+        if time_column is None and (since is not None or until is not None):
+            raise ValueError("since/until need a time_column")
+        dataset = self._dataset()
+        wanted, fetch = fetch_list(columns, time_column)
+        require_columns(self.name, dataset.schema.names, fetch)
+        condition = None
+        if time_column is not None and (since is not None or until is not None):
+            condition = _partition_filter(since, until)
+            rows = _time_filter(dataset.schema.field(time_column), since, until)
+            condition = condition if rows is None else condition & rows
+        scanner = dataset.scanner(columns=fetch, filter=condition, batch_size=chunk_rows)
+        return self._stream(scanner, wanted, time_column, since, until, chunk_rows)
+
+    def _stream(
+        self,
+        scanner: ds.Scanner,
+        wanted: list[str],
+        time_column: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        chunk_rows: int,
+    ) -> Iterator[pd.DataFrame]:
+        schema = scanner.projected_schema
+        produced = False
+        try:
+            for table in _regroup(scanner.to_batches(), schema, chunk_rows):
+                frame = self._frame(table, time_column)
+                if time_column is not None:
+                    frame = frame[in_window(frame[time_column], since, until)]
+                if len(frame):
+                    produced = True
+                    yield frame[wanted].reset_index(drop=True)
+        except pa.ArrowException:
+            raise self._unreadable() from None
+        if not produced:
+            yield self._frame(schema.empty_table(), time_column)[wanted]
+
+    @staticmethod
+    def _frame(table: pa.Table, time_column: str | None) -> pd.DataFrame:
+        frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+        if time_column is not None:
+            frame[time_column] = to_utc(frame[time_column])
+        return frame

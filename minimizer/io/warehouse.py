@@ -1,0 +1,449 @@
+"""Warehouses: what a load is, the protocol every target implements, and the tables holding
+every difference between targets (Arrow -> SQL types, dialect snippets, the audit table).
+
+Layout in every warehouse: one schema per purpose (the purpose id), one table per source, and
+``minimizer_audit.runs`` with one row per run. A load is one transaction (all tables, their
+comments, retention deletes and the audit row, or nothing) and is idempotent (a table is
+replaced, or a time range of it is replaced).
+
+The SQL built here is plain text with quoted identifiers and escaped comment literals; values
+always travel as bound parameters. Engines live in ``duckdb_warehouse`` and
+``postgres_warehouse``, one target per file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Literal, Protocol, Self, runtime_checkable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from minimizer.errors import MinimizerError
+
+__all__ = [
+    "ARROW_TYPES",
+    "AUDIT_COLUMNS",
+    "AUDIT_SCHEMA",
+    "AUDIT_TABLE",
+    "DIALECTS",
+    "Dialect",
+    "TableLoad",
+    "Warehouse",
+    "WarehouseError",
+    "WarehouseLockedError",
+    "open_warehouse",
+]
+
+AUDIT_SCHEMA = "minimizer_audit"
+AUDIT_TABLE = "runs"
+
+
+@dataclass
+class WarehouseError(MinimizerError):
+    """The warehouse cannot be opened, read or written. Names and counts only, never values:
+    the database's own message can quote data, so only its type (``cause``) is kept."""
+
+    message: str
+    schema: str | None = None
+    table: str | None = None
+    column: str | None = None
+    reason: str = "warehouse"
+    count: int | None = None
+    cause: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        context = (
+            ("schema", self.schema),
+            ("table", self.table),
+            ("column", self.column),
+            ("reason", self.reason),
+            ("count", self.count),
+            ("cause", self.cause),
+        )
+        described = ", ".join(f"{k}={v}" for k, v in context if v is not None)
+        return f"{self.message} [{described}]"
+
+
+@dataclass
+class WarehouseLockedError(WarehouseError):
+    """Another process or writer holds the warehouse (a DuckDB file takes one writer)."""
+
+    reason: str = "locked"
+
+
+@dataclass(frozen=True)
+class TableLoad:
+    """One table of a load: staged Parquet files (all with ``schema``) and how they land.
+
+    ``replace`` swaps the whole table. ``replace_range`` deletes the rows with
+    ``range_start <= range_column < range_end`` and inserts the files, whose rows must all lie
+    in that range (checked before loading), so a rerun or a backfill of a day never duplicates.
+    With ``retention_column``, rows older than ``retention_cutoff`` (or with no time) are
+    deleted after loading. Naive datetimes are taken to be UTC.
+    """
+
+    table: str
+    files: Sequence[Path]
+    schema: pa.Schema
+    comments: Mapping[str, str] = field(default_factory=dict)
+    table_comment: str = ""
+    mode: Literal["replace", "replace_range"] = "replace"
+    range_column: str | None = None
+    range_start: datetime | None = None
+    range_end: datetime | None = None
+    retention_column: str | None = None
+    retention_cutoff: datetime | None = None
+
+    def __post_init__(self) -> None:
+        names = set(self.schema.names)
+        problems = []
+        if self.mode not in ("replace", "replace_range"):
+            problems.append("mode must be replace or replace_range")
+        if self.mode == "replace_range" and None in (
+            self.range_column,
+            self.range_start,
+            self.range_end,
+        ):
+            problems.append("replace_range needs range_column, range_start and range_end")
+        if (self.retention_column is None) != (self.retention_cutoff is None):
+            problems.append("retention needs both retention_column and retention_cutoff")
+        unknown = sorted(
+            ({self.range_column, self.retention_column} - {None}) - names
+            | set(self.comments) - names
+        )
+        if unknown:
+            problems.append("columns not in the schema: " + ", ".join(map(str, unknown)))
+        if problems:
+            raise WarehouseError("; ".join(problems), table=self.table, reason="invalid_load")
+
+
+@runtime_checkable
+class Warehouse(Protocol):
+    """What the pipeline needs from a warehouse. See ``docs/warehouses.md``."""
+
+    kind: str
+
+    def load(
+        self, schema: str, tables: Sequence[TableLoad], audit: Mapping[str, object]
+    ) -> dict[str, int]: ...
+    def record_audit(self, audit: Mapping[str, object]) -> None: ...
+    def delete_rows(self, schema: str, table: str, column: str, values: Sequence[str]) -> int: ...
+    def apply_retention(self, schema: str, table: str, column: str, cutoff: datetime) -> int: ...
+    def tables(self) -> list[tuple[str, str]]: ...
+    def read(self, schema: str, table: str) -> pd.DataFrame: ...
+    def column_comments(self, schema: str, table: str) -> dict[str, str]: ...
+    def table_comment(self, schema: str, table: str) -> str | None: ...
+    def audit_runs(self, purpose: str | None = None) -> pd.DataFrame: ...
+    def query(self, sql: str) -> pd.DataFrame: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+# ---------------------------------------------------------------- type and dialect tables
+
+# Arrow type -> SQL type per target. Keys are str(arrow type); timestamps and decimals are
+# keyed by family (see ``arrow_key``) and formatted with their precision and scale.
+ARROW_TYPES: dict[str, dict[str, str]] = {
+    "string": {"duckdb": "VARCHAR", "postgresql": "TEXT"},
+    "large_string": {"duckdb": "VARCHAR", "postgresql": "TEXT"},
+    "bool": {"duckdb": "BOOLEAN", "postgresql": "BOOLEAN"},
+    "int8": {"duckdb": "TINYINT", "postgresql": "SMALLINT"},
+    "int16": {"duckdb": "SMALLINT", "postgresql": "SMALLINT"},
+    "int32": {"duckdb": "INTEGER", "postgresql": "INTEGER"},
+    "int64": {"duckdb": "BIGINT", "postgresql": "BIGINT"},
+    "float": {"duckdb": "REAL", "postgresql": "REAL"},
+    "double": {"duckdb": "DOUBLE", "postgresql": "DOUBLE PRECISION"},
+    "decimal": {"duckdb": "DECIMAL({precision},{scale})", "postgresql": "NUMERIC({precision},{scale})"},
+    "date32[day]": {"duckdb": "DATE", "postgresql": "DATE"},
+    "timestamp": {"duckdb": "TIMESTAMP", "postgresql": "TIMESTAMP"},
+    "timestamp_tz": {"duckdb": "TIMESTAMPTZ", "postgresql": "TIMESTAMPTZ"},
+    # A column that is null in every staged row has no type of its own; text holds the nulls.
+    "null": {"duckdb": "VARCHAR", "postgresql": "TEXT"},
+}
+
+# Logical type of an audit column -> SQL type per target.
+_AUDIT_TYPES: dict[str, dict[str, str]] = {
+    "text": {"duckdb": "VARCHAR", "postgresql": "TEXT"},
+    "timestamptz": {"duckdb": "TIMESTAMPTZ", "postgresql": "TIMESTAMPTZ"},
+    "integer": {"duckdb": "INTEGER", "postgresql": "INTEGER"},
+    "json": {"duckdb": "JSON", "postgresql": "JSONB"},
+}
+
+# The audit table: (column, logical type, comment). The ``audit`` mapping of a run has exactly
+# these keys; JSON columns take dicts/lists.
+AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("run_id", "text", "Unique id of the minimizer run (primary key)."),
+    ("purpose", "text", "Purpose id of the policy; also the schema the run loaded."),
+    ("policy_sha256", "text", "SHA-256 of the policy file the run applied."),
+    ("status", "text", "Outcome of the run, for example success or failed."),
+    ("started_at", "timestamptz", "When the run started (UTC)."),
+    ("finished_at", "timestamptz", "When the run finished (UTC)."),
+    ("key_version", "integer", "Version of the pseudonymisation key; the key is never stored."),
+    ("rows_in", "json", "Rows read, per source."),
+    ("rows_out", "json", "Rows loaded, per table."),
+    ("dropped_columns", "json", "Source columns not named by the policy, dropped, per source."),
+    ("schema_drift", "json", "Columns new in a source since the policy was written, per source."),
+    ("details", "json", "Guarantee and gate figures of the run: counts, never values."),
+)
+_AUDIT_TABLE_COMMENT = "One row per minimizer run: what was read, dropped and loaded, and why."
+_JSON_COLUMNS = tuple(name for name, kind, _ in AUDIT_COLUMNS if kind == "json")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The SQL snippets in which targets differ."""
+
+    name: str
+    param: str  # positional placeholder
+    max_identifier_bytes: int | None  # PostgreSQL truncates longer names silently: we refuse
+
+
+DIALECTS: dict[str, Dialect] = {
+    "duckdb": Dialect(name="duckdb", param="?", max_identifier_bytes=None),
+    "postgresql": Dialect(name="postgresql", param="%s", max_identifier_bytes=63),
+}
+
+
+def arrow_key(arrow_type: pa.DataType) -> str:
+    """The ``ARROW_TYPES`` key of an Arrow type."""
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp_tz" if arrow_type.tz is not None else "timestamp"
+    if pa.types.is_decimal(arrow_type):
+        return "decimal"
+    return str(arrow_type)
+
+
+def sql_type(arrow_field: pa.Field, dialect: Dialect, table: str) -> str:
+    """The SQL column type of an Arrow field, or an error naming the column and its type."""
+    targets = ARROW_TYPES.get(arrow_key(arrow_field.type))
+    if targets is None:
+        raise WarehouseError(
+            f"Arrow type {arrow_field.type} has no {dialect.name} mapping",
+            table=table,
+            column=arrow_field.name,
+            reason="unsupported_type",
+        )
+    precision = getattr(arrow_field.type, "precision", None)
+    return targets[dialect.name].format(precision=precision, scale=getattr(arrow_field.type, "scale", None))
+
+
+# ---------------------------------------------------------------- SQL builders
+
+
+def ident(name: str, dialect: Dialect) -> str:
+    """A quoted identifier. Refuses names the target would alter or cannot hold."""
+    too_long = dialect.max_identifier_bytes is not None and (
+        len(name.encode()) > dialect.max_identifier_bytes
+    )
+    if not name or "\x00" in name or too_long:
+        raise WarehouseError(
+            f"identifier is empty, holds NUL or is too long for {dialect.name}",
+            column=name[:80],
+            reason="invalid_identifier",
+        )
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, table: str, dialect: Dialect) -> str:
+    return f"{ident(schema, dialect)}.{ident(table, dialect)}"
+
+
+def literal(text: str) -> str:
+    """A SQL string literal (standard conforming strings: only quotes are doubled)."""
+    return "'" + text.replace("\x00", "").replace("'", "''") + "'"
+
+
+def create_table_sql(schema: str, load: TableLoad, dialect: Dialect) -> list[str]:
+    """DDL for one load: replace drops and recreates; replace_range creates when missing."""
+    name = qualified(schema, load.table, dialect)
+    columns = ", ".join(
+        f"{ident(f.name, dialect)} {sql_type(f, dialect, load.table)}" for f in load.schema
+    )
+    if load.mode == "replace":
+        return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} ({columns})"]
+    return [f"CREATE TABLE IF NOT EXISTS {name} ({columns})"]
+
+
+def comment_sql(
+    schema: str, table: str, comments: Mapping[str, str], table_comment: str, dialect: Dialect
+) -> list[str]:
+    """COMMENT ON statements: readable by analysts in DESCRIBE-like views and ``\\d+``."""
+    name = qualified(schema, table, dialect)
+    statements = [f"COMMENT ON TABLE {name} IS {literal(table_comment)}"] if table_comment else []
+    statements += [
+        f"COMMENT ON COLUMN {name}.{ident(column, dialect)} IS {literal(text)}"
+        for column, text in comments.items()
+    ]
+    return statements
+
+
+def range_delete_sql(schema: str, load: TableLoad, dialect: Dialect) -> str:
+    column = ident(str(load.range_column), dialect)
+    return (
+        f"DELETE FROM {qualified(schema, load.table, dialect)}"
+        f" WHERE {column} >= {dialect.param} AND {column} < {dialect.param}"
+    )
+
+
+def retention_sql(schema: str, table: str, column: str, dialect: Dialect) -> str:
+    """Rows older than the cutoff go, and so do rows with no time: their age cannot be shown
+    to be within retention, so keeping them would keep them forever."""
+    col = ident(column, dialect)
+    name = qualified(schema, table, dialect)
+    return f"DELETE FROM {name} WHERE {col} < {dialect.param} OR {col} IS NULL"
+
+
+def delete_values_sql(schema: str, table: str, column: str, dialect: Dialect) -> str:
+    """Erasure: the values travel as one bound text array, unnested in SQL."""
+    col = ident(column, dialect)
+    return (
+        f"DELETE FROM {qualified(schema, table, dialect)} WHERE CAST({col} AS TEXT)"
+        f" IN (SELECT UNNEST(CAST({dialect.param} AS TEXT[])))"
+    )
+
+
+def count_sql(schema: str, table: str, dialect: Dialect) -> str:
+    return f"SELECT count(*) FROM {qualified(schema, table, dialect)}"
+
+
+def audit_ddl(dialect: Dialect) -> list[str]:
+    """Create the audit table and document it (run once per warehouse, when missing)."""
+    name = qualified(AUDIT_SCHEMA, AUDIT_TABLE, dialect)
+    columns = ", ".join(
+        f"{ident(col, dialect)} {_AUDIT_TYPES[kind][dialect.name]}"
+        + (" PRIMARY KEY" if col == "run_id" else "")
+        for col, kind, _ in AUDIT_COLUMNS
+    )
+    comments = {col: text for col, _, text in AUDIT_COLUMNS}
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {ident(AUDIT_SCHEMA, dialect)}",
+        f"CREATE TABLE IF NOT EXISTS {name} ({columns})",
+        *comment_sql(AUDIT_SCHEMA, AUDIT_TABLE, comments, _AUDIT_TABLE_COMMENT, dialect),
+    ]
+
+
+def audit_upsert_sql(dialect: Dialect) -> str:
+    """One row per run id: a rerun with the same id (or a started-then-finished run) updates."""
+    names = [col for col, _, _ in AUDIT_COLUMNS]
+    kinds = {col: kind for col, kind, _ in AUDIT_COLUMNS}
+    values = ", ".join(
+        f"CAST({dialect.param} AS {_AUDIT_TYPES[kinds[col]][dialect.name]})" for col in names
+    )
+    updates = ", ".join(f"{ident(c, dialect)} = EXCLUDED.{ident(c, dialect)}" for c in names[1:])
+    return (
+        f"INSERT INTO {qualified(AUDIT_SCHEMA, AUDIT_TABLE, dialect)}"
+        f" ({', '.join(ident(c, dialect) for c in names)}) VALUES ({values})"
+        f" ON CONFLICT ({ident('run_id', dialect)}) DO UPDATE SET {updates}"
+    )
+
+
+def audit_params(audit: Mapping[str, object]) -> list[object]:
+    """The audit row as bound parameters, in ``AUDIT_COLUMNS`` order; JSON is serialised."""
+    expected = [col for col, _, _ in AUDIT_COLUMNS]
+    missing = sorted(set(expected) - set(audit))
+    extra = sorted(set(audit) - set(expected))
+    if missing or extra:
+        raise WarehouseError(
+            "audit record must have exactly the audit columns",
+            table=f"{AUDIT_SCHEMA}.{AUDIT_TABLE}",
+            column=", ".join(missing + extra),
+            reason="invalid_audit",
+        )
+    return [
+        json.dumps(audit[col], sort_keys=True, default=str) if col in _JSON_COLUMNS else audit[col]
+        for col in expected
+    ]
+
+
+def parse_audit_json(frame: pd.DataFrame) -> pd.DataFrame:
+    """Audit rows with their JSON columns as Python objects (both targets hand back text)."""
+    parsed = {col: frame[col].map(json.loads, na_action="ignore") for col in _JSON_COLUMNS}
+    return frame.assign(**parsed)
+
+
+# ---------------------------------------------------------------- checks on staged files
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; naive datetimes are taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def check_files(load: TableLoad) -> None:
+    """Before any SQL runs: every staged file is readable Parquet with the load's columns, and
+    a range load holds only rows inside its range (else a rerun could not replace them)."""
+    for path in load.files:
+        try:
+            names = set(pq.read_schema(path).names)
+        except (pa.ArrowException, OSError):
+            raise WarehouseError(
+                "staged file is not readable Parquet", table=load.table, reason="unreadable_file"
+            ) from None
+        missing = [name for name in load.schema.names if name not in names]
+        if missing:
+            raise WarehouseError(
+                "staged file lacks columns of the load schema",
+                table=load.table,
+                column=", ".join(missing),
+                reason="schema_mismatch",
+            )
+    if load.mode == "replace_range" and load.files:
+        outside = _rows_outside_range(load)
+        if outside:
+            raise WarehouseError(
+                "staged rows lie outside the range being replaced",
+                table=load.table,
+                column=load.range_column,
+                reason="out_of_range",
+                count=outside,
+            )
+
+
+def _rows_outside_range(load: TableLoad) -> int:
+    column = str(load.range_column)
+    arrow_type = load.schema.field(column).type
+    start, end = as_utc(load.range_start), as_utc(load.range_end)  # type: ignore[arg-type]
+    if pa.types.is_date(arrow_type):
+        # The database compares a DATE as midnight UTC of that day: d is inside when
+        # start <= d 00:00 < end, i.e. first_day <= d < end_day.
+        low, high = pa.scalar(_first_day(start), arrow_type), pa.scalar(_first_day(end), arrow_type)
+    elif pa.types.is_timestamp(arrow_type) and arrow_type.tz is None:
+        naive = [moment.replace(tzinfo=None) for moment in (start, end)]
+        low, high = pa.scalar(naive[0], arrow_type), pa.scalar(naive[1], arrow_type)
+    else:
+        low, high = pa.scalar(start, arrow_type), pa.scalar(end, arrow_type)
+    value = ds.field(column)
+    outside = value.is_null() | (value < low) | (value >= high)
+    dataset = ds.dataset([str(path) for path in load.files], format="parquet")
+    return int(dataset.count_rows(filter=outside))
+
+
+def _first_day(moment: datetime) -> date:
+    """The first day whose midnight (UTC) is at or after ``moment``."""
+    return moment.date() if moment.time() == time(0) else moment.date() + timedelta(days=1)
+
+
+# ---------------------------------------------------------------- factory
+
+
+def open_warehouse(target: str | Path, **options: object) -> Warehouse:
+    """``postgresql://...`` -> PostgreSQL; anything else is a DuckDB file (parents created)."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        from minimizer.io.postgres_warehouse import PostgresWarehouse
+
+        return PostgresWarehouse(text, **options)  # type: ignore[arg-type]
+    from minimizer.io.duckdb_warehouse import DuckDBWarehouse
+
+    return DuckDBWarehouse(Path(target), **options)  # type: ignore[arg-type]

@@ -1,0 +1,53 @@
+"""Categorical generalisation by an ARX-format hierarchy file: ``{generalise: hierarchy, file: ..., level: 1}``.
+
+The file is resolved relative to the policy file, and read once when the policy loads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import pandas as pd
+from pydantic import Field, PrivateAttr
+
+from minimizer.transforms.base import Outcome, Transform, TransformContext, register
+
+if TYPE_CHECKING:
+    from minimizer.hierarchy import Hierarchy
+
+__all__ = ["HierarchyLevel"]
+
+
+@register("generalise", methods=("hierarchy",))
+class HierarchyLevel(Transform):
+    category: ClassVar[str] = "generalised"
+    method: Literal["hierarchy"]
+    file: Path
+    level: int = Field(1, ge=0)
+    _hierarchy: Hierarchy | None = PrivateAttr(None)
+
+    def bind(self, base_dir: Path) -> None:
+        """Load the hierarchy file, relative to the policy's folder. Called by the policy loader."""
+        from minimizer.hierarchy import Hierarchy
+
+        path = self.file if self.file.is_absolute() else base_dir / self.file
+        self._hierarchy = Hierarchy.from_csv(path)
+        if self.level >= self._hierarchy.depth:
+            raise ValueError(
+                f"level {self.level} is beyond the hierarchy's {self._hierarchy.depth} levels "
+                f"(0..{self._hierarchy.depth - 1})"
+            )
+
+    @property
+    def hierarchy(self) -> Hierarchy:
+        if self._hierarchy is None:
+            raise RuntimeError("hierarchy transform used before its file was loaded")
+        return self._hierarchy
+
+    def describe(self) -> str:
+        return f"generalised to level {self.level} of the hierarchy {self.file.name}"
+
+    def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
+        raw = frame[self.source_of(output)]
+        return Outcome(self.hierarchy.generalise(raw, self.level))
