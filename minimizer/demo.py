@@ -64,7 +64,9 @@ def main() -> None:
         reports.append(report)
     console.print(Rule("summary"))
     for r in reports:
-        rows = ", ".join(f"{s} {v.rows_in:,}→{r.loaded_rows.get(s, 0):,}" for s, v in r.sources.items())
+        rows = ", ".join(
+            f"{s} {v.rows_in:,}→{r.loaded_rows.get(s, 0):,}" for s, v in r.sources.items()
+        )
         console.print(f"[green]✔[/] {r.purpose}: {rows}", highlight=False)
     console.print(Rule("query the minimised warehouse"))
     with open_warehouse(str(WAREHOUSE)) as wh:

@@ -64,7 +64,9 @@ class PolicyError(MinimizerError):
         super().__init__(f"invalid policy ({len(self.problems)} problem(s)):\n{lines}")
 
     @classmethod
-    def single(cls, file: str, message: str, *, line: int | None = None, path: str = "") -> PolicyError:
+    def single(
+        cls, file: str, message: str, *, line: int | None = None, path: str = ""
+    ) -> PolicyError:
         return cls([PolicyProblem(file=file, line=line, path=path, message=message)])
 
 

@@ -21,7 +21,6 @@ import os
 import secrets
 import stat
 from dataclasses import dataclass, field
-
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -105,7 +104,8 @@ class KeyRing:
             "current": self.current,
             "retired": sorted(self.retired),
             "keys": {
-                str(v): base64.urlsafe_b64encode(k).decode() for v, k in sorted(self.masters.items())
+                str(v): base64.urlsafe_b64encode(k).decode()
+                for v, k in sorted(self.masters.items())
             },
         }
         return json.dumps(doc, indent=2) + "\n"
@@ -148,7 +148,9 @@ class KeyRing:
         except FileNotFoundError:
             raise KeyMaterialError(f"{origin}: key file not found") from None
         except (OSError, json.JSONDecodeError) as exc:
-            raise KeyMaterialError(f"{origin}: unreadable key file ({type(exc).__name__})") from None
+            raise KeyMaterialError(
+                f"{origin}: unreadable key file ({type(exc).__name__})"
+            ) from None
         if not isinstance(doc, dict) or doc.get("format") != "minimizer-keyring/1":
             raise KeyMaterialError(f"{origin}: not a minimizer key ring")
         retired = {int(v) for v in doc.get("retired", [])}
@@ -182,5 +184,3 @@ def load_keyring(env: dict[str, str] | None = None) -> KeyRing:
         f"no key: set {ENV_KEY} (base64, >= {MIN_KEY_BYTES} bytes) or {ENV_FILE} "
         "(create one with 'minimizer keys init')"
     )
-
-

@@ -130,7 +130,10 @@ def time_output(spec: SourceSpec) -> str | None:
 def _chunks(
     handle: TableSource | EventSource, spec: SourceSpec, since: datetime, until: datetime | None
 ) -> Iterator[pd.DataFrame]:
-    yield from handle.chunks(spec.inputs(), time_column=spec.time, since=since, until=until)
+    if spec.time is None:
+        yield from handle.chunks(spec.inputs())
+    else:
+        yield from handle.chunks(spec.inputs(), time_column=spec.time, since=since, until=until)
 
 
 def _to_arrow(frame: pd.DataFrame, schema: pa.Schema | None) -> pa.Table:
@@ -270,12 +273,16 @@ def run_purpose(
             until = interval[1] if interval is not None and spec.kind == "events" else None
             if spec.kind != "events":
                 since = cutoff
-            rep = _stage_source(name, spec, handle, ctx, staging, quarantine, since, until, progress)
+            rep = _stage_source(
+                name, spec, handle, ctx, staging, quarantine, since, until, progress
+            )
             rep.dropped, rep.drift = plans[name].dropped, plans[name].drift
             report.sources[name] = rep
         for check in checks:
             check(policy, report)
-        loads = [_table_load(policy, name, plans[name], report, interval) for name in policy.sources]
+        loads = [
+            _table_load(policy, name, plans[name], report, interval) for name in policy.sources
+        ]
         audit = {**report.audit_row(), "status": "loaded"}
         report.loaded_rows = warehouse.load(policy.purpose, loads, audit)
         report.status = "loaded"

@@ -51,9 +51,7 @@ class SourcePlan:
         return tuple(dict.fromkeys(s for s in seen if s not in published_as_is)) + self.drift
 
 
-def plan_source(
-    policy: Policy, name: str, available: Sequence[str] | None = None
-) -> SourcePlan:
+def plan_source(policy: Policy, name: str, available: Sequence[str] | None = None) -> SourcePlan:
     """Plan one source. ``available`` (the source's real columns) adds the schema drift."""
     spec: SourceSpec = policy.sources[name]
     columns: list[ColumnPlan] = []
@@ -65,8 +63,10 @@ def plan_source(
     consumed = {s for c in columns for s in c.source_columns}
     for col in spec.inputs():
         if col not in consumed:
-            why = "read to scrub free text, not published" if col in spec.identifying else (
-                "read for keys and retention, not published"
+            why = (
+                "read to scrub free text, not published"
+                if col in spec.identifying
+                else ("read for keys and retention, not published")
             )
             columns.append(ColumnPlan((col,), None, "drop", "dropped", why))
     named = {s for c in columns for s in c.source_columns}

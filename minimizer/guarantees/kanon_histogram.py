@@ -18,7 +18,14 @@ import pandas as pd
 from minimizer.errors import DataError
 from minimizer.hierarchy import Hierarchy
 
-__all__ = ["HistogramBuilder", "QIHistogram", "group_rows", "lookup_rows", "qi_histogram"]
+__all__ = [
+    "HistogramBuilder",
+    "QIHistogram",
+    "group_rows",
+    "lookup_rows",
+    "qi_histogram",
+    "row_ids",
+]
 
 # Merge the pending chunk groups once they hold this many rows, to bound memory.
 _MERGE_EVERY = 2_000_000
@@ -157,15 +164,35 @@ def row_ids(matrix: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def group_rows(matrix: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of ``matrix`` and the summed ``counts`` of each."""
+    """Distinct rows of ``matrix`` (non-negative codes, or -1) and the summed ``counts`` of each."""
     if len(matrix) == 0:
         return matrix, counts
+    spans = matrix.max(axis=0) + 2  # +1 for the shift that makes -1 a valid digit
+    space = float(np.prod(spans.astype(float)))
+    shift = int(counts.max()).bit_length()
+    if space < _PACK_LIMIT and int(space).bit_length() + shift <= 62:
+        # Fast path: pack each row and its count into one int64, sort once, sum runs.
+        key = _pack(matrix + 1, spans.tolist())
+        packed = (key << shift) | counts
+        packed.sort()
+        keys = packed >> shift
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        summed = np.add.reduceat(packed & ((1 << shift) - 1), starts)
+        return _unpack(keys[starts], spans) - 1, summed
     ids, groups = row_ids(matrix)
     first = np.empty(groups, dtype=np.int64)
     # Scatter positions in reverse so the earliest row of each group is the one that sticks.
     first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
     summed = np.bincount(ids, weights=counts, minlength=groups).astype(np.int64)
     return matrix[first], summed
+
+
+def _unpack(keys: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    out = np.empty((len(keys), len(spans)), dtype=np.int64)
+    rest = keys.copy()
+    for j in range(len(spans) - 1, -1, -1):
+        rest, out[:, j] = np.divmod(rest, spans[j])
+    return out
 
 
 def lookup_rows(table: np.ndarray, radices: Sequence[int], queries: np.ndarray) -> np.ndarray:
@@ -175,14 +202,16 @@ def lookup_rows(table: np.ndarray, radices: Sequence[int], queries: np.ndarray) 
     and looked up through a MultiIndex otherwise.
     """
     if float(np.prod(np.asarray(radices, dtype=float))) < _PACK_LIMIT:
-        strides = _strides(radices)
-        return pd.Index(table @ strides).get_indexer(queries @ strides)
+        return pd.Index(_pack(table, radices)).get_indexer(_pack(queries, radices))
     index = pd.MultiIndex.from_arrays(list(table.T))
     return index.get_indexer(pd.MultiIndex.from_arrays(list(queries.T)))
 
 
-def _strides(radices: Sequence[int]) -> np.ndarray:
-    strides = np.ones(len(radices), dtype=np.int64)
-    for j in range(len(radices) - 2, -1, -1):
-        strides[j] = strides[j + 1] * radices[j + 1]
-    return strides
+def _pack(matrix: np.ndarray, radices: Sequence[int]) -> np.ndarray:
+    """Mixed-radix int64 key of each row (numpy's integer matmul is slow; a loop of
+    multiply-adds over the few columns is not)."""
+    key = np.zeros(len(matrix), dtype=np.int64)
+    for j, radix in enumerate(radices):
+        key *= int(radix)
+        key += matrix[:, j]
+    return key

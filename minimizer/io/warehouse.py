@@ -164,7 +164,10 @@ ARROW_TYPES: dict[str, dict[str, str]] = {
     "int64": {"duckdb": "BIGINT", "postgresql": "BIGINT"},
     "float": {"duckdb": "REAL", "postgresql": "REAL"},
     "double": {"duckdb": "DOUBLE", "postgresql": "DOUBLE PRECISION"},
-    "decimal": {"duckdb": "DECIMAL({precision},{scale})", "postgresql": "NUMERIC({precision},{scale})"},
+    "decimal": {
+        "duckdb": "DECIMAL({precision},{scale})",
+        "postgresql": "NUMERIC({precision},{scale})",
+    },
     "date32[day]": {"duckdb": "DATE", "postgresql": "DATE"},
     "timestamp": {"duckdb": "TIMESTAMP", "postgresql": "TIMESTAMP"},
     "timestamp_tz": {"duckdb": "TIMESTAMPTZ", "postgresql": "TIMESTAMPTZ"},
@@ -235,7 +238,9 @@ def sql_type(arrow_field: pa.Field, dialect: Dialect, table: str) -> str:
             reason="unsupported_type",
         )
     precision = getattr(arrow_field.type, "precision", None)
-    return targets[dialect.name].format(precision=precision, scale=getattr(arrow_field.type, "scale", None))
+    return targets[dialect.name].format(
+        precision=precision, scale=getattr(arrow_field.type, "scale", None)
+    )
 
 
 # ---------------------------------------------------------------- SQL builders
@@ -348,6 +353,12 @@ def audit_upsert_sql(dialect: Dialect) -> str:
     )
 
 
+def audit_select_sql(dialect: Dialect, *, by_purpose: bool) -> str:
+    where = f" WHERE {ident('purpose', dialect)} = {dialect.param}" if by_purpose else ""
+    name = qualified(AUDIT_SCHEMA, AUDIT_TABLE, dialect)
+    return f"SELECT * FROM {name}{where} ORDER BY started_at, run_id"
+
+
 def audit_params(audit: Mapping[str, object]) -> list[object]:
     """The audit row as bound parameters, in ``AUDIT_COLUMNS`` order; JSON is serialised."""
     expected = [col for col, _, _ in AUDIT_COLUMNS]
@@ -370,6 +381,37 @@ def parse_audit_json(frame: pd.DataFrame) -> pd.DataFrame:
     """Audit rows with their JSON columns as Python objects (both targets hand back text)."""
     parsed = {col: frame[col].map(json.loads, na_action="ignore") for col in _JSON_COLUMNS}
     return frame.assign(**parsed)
+
+
+# ---------------------------------------------------------------- results as frames
+
+# Arrow -> pandas dtypes for reads: integers stay integers when a column holds nulls.
+_PANDAS_TYPES: dict[pa.DataType, object] = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
+    """A query result as pandas, the same way for every target (dates as ``datetime.date``,
+    decimals as ``Decimal``, aware timestamps in UTC, nullable integers and booleans)."""
+    return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+
+
+def frame_from_rows(names: Sequence[str], rows: Sequence[Sequence[object]]) -> pd.DataFrame:
+    """Driver rows as pandas, through Arrow so both targets give the same dtypes. A column
+    Arrow cannot type (a UUID, an interval) comes back as text."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    arrays = []
+    for values in columns:
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays.append(pa.array(pd.Series(values, dtype=object).astype("str")))
+    return frame_from_arrow(pa.Table.from_arrays(arrays, names=list(names)))
 
 
 # ---------------------------------------------------------------- checks on staged files

@@ -75,16 +75,17 @@ def _iban_pattern() -> str:
     return r"(?<![A-Za-z0-9])(?:" + "|".join(branches) + r")(?![A-Za-z0-9])"
 
 
-IBAN = _whole(_iban_pattern(), re.IGNORECASE)
+IBAN = _whole(_iban_pattern(), re.IGNORECASE | re.ASCII)
 IBAN_HINT = r"[A-Za-z]{2}[0-9]{2}"
 
 
 # --- payment cards --------------------------------------------------------------------------
-# 12-19 digits, unbroken or in the groupings cards are printed in (4-4-4-4[-3], 4-6-5, 4-6-4).
+# 12-19 digits, unbroken or in the groupings cards are printed in
+# (4-4-4[-4[-3]] and 4-4-4-1..7, 4-6-5, 4-6-4); the separator is the same throughout.
 CARD = _whole(
     r"(?<![A-Za-z0-9.,-])(?:"
     r"[0-9]{12,19}"
-    r"|[0-9]{4}(?P<s1>[ -])[0-9]{4}(?P=s1)[0-9]{4}(?P=s1)[0-9]{1,7}(?:(?P=s1)[0-9]{3})?"
+    r"|[0-9]{4}(?P<s1>[ -])[0-9]{4}(?P=s1)[0-9]{4}(?:(?P=s1)[0-9]{1,7}(?:(?P=s1)[0-9]{3})?)?"
     r"|[0-9]{4}(?P<s2>[ -])[0-9]{6}(?P=s2)[0-9]{4,5}"
     r")(?![A-Za-z0-9]|[.,][0-9])"
 )
@@ -132,7 +133,8 @@ _HOUSE_DE = (
     r"(?!(?:19|20)[0-9]{2}(?![0-9]))[0-9]{1,4}(?:[ ]?[A-Za-z](?!\w))?"
     r"(?:[ ]?[/-][ ]?[0-9]{1,4}[A-Za-z]?)?(?![0-9])"
 )
-_DE_SUFFIX = _alt(DE_STREET_SUFFIXES).replace("ring", "(?<![aeiouy])ring")  # not "Offering 2"
+# "-ring" after a vowel is an English gerund ("Offering 2", "Engineering 101"), not a street
+_DE_SUFFIX = _alt(DE_STREET_SUFFIXES).replace("ring", "(?<![aeiou])ring")
 _CAP = r"[A-ZÄÖÜÀ-ÞŒ]"
 _STREET_FORMS = (
     # German street word ending in a street type: Hauptstraße 12, Hans Jürgen-Wulf-Platz 254
@@ -177,7 +179,9 @@ DATE_HINT = r"(?:18|19|20)[0-9]{2}"
 @lru_cache(maxsize=16)
 def coordinates(max_decimals: int) -> re.Pattern[str]:
     """A decimal degree with more than ``max_decimals`` decimals: 52.520008, -13.4049."""
-    return _whole(rf"(?<![A-Za-z0-9.])-?[0-9]{{1,3}}\.[0-9]{{{max_decimals + 1},}}(?![0-9]|\.[0-9])")
+    return _whole(
+        rf"(?<![A-Za-z0-9.])-?[0-9]{{1,3}}\.[0-9]{{{max_decimals + 1},}}(?![0-9]|\.[0-9])"
+    )
 
 
 def coordinates_hint(max_decimals: int) -> str:

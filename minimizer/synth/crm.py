@@ -22,27 +22,23 @@ _CHANNEL_PROBS = (0.55, 0.25, 0.15, 0.05)
 _FIRST_ORDER_NUMBER = 10_000_001
 # Bank transfer references: an order number, nothing sensitive, or the payer's name.
 _REFERENCE_PROBS = (0.45, 0.45, 0.10)
-_REF_ORDER = {
-    "en": ("Order {o}", "{o}", "Payment {o}"),
-    "de": ("Bestellung {o}", "{o}", "Rechnung {o}"),
-    "fr": ("Commande {o}", "{o}", "Facture {o}"),
-}
-_REF_PLAIN = {
-    "en": ("Online purchase", "Thank you", "Webshop payment", "Gift"),
-    "de": ("Online-Einkauf", "Danke", "Zahlung Webshop", "Geschenk"),
-    "fr": ("Achat en ligne", "Merci", "Paiement boutique", "Cadeau"),
-}
+_LANGUAGES = ("en", "de", "fr")
+_REF_ORDER = np.array(  # put in front of the order number
+    [["Order ", "", "Payment "], ["Bestellung ", "", "Rechnung "], ["Commande ", "", "Facture "]]
+)
+_REF_PLAIN = np.array(
+    [
+        ["Online purchase", "Thank you", "Webshop payment", "Gift"],
+        ["Online-Einkauf", "Danke", "Zahlung Webshop", "Geschenk"],
+        ["Achat en ligne", "Merci", "Paiement boutique", "Cadeau"],
+    ]
+)
 _PROFILE_COVERAGE = 0.65  # the share of customers the enrichment vendor matched
 _INTERESTS = (
     "running", "cycling", "cooking", "travel", "gaming", "fashion", "gardening", "photography",
     "music", "fitness", "parenting", "pets", "finance", "technology", "wine", "books",
 )  # fmt: skip
 _INCOME_BANDS = ("<25k", "25-50k", "50-75k", "75-100k", "100-150k", ">150k")
-
-
-def _language(people: Population) -> list[str]:
-    by_city = [COUNTRIES[c.country].language for c in CITIES]
-    return [by_city[c] for c in people.city.tolist()]
 
 
 def customers_table(people: Population, ids: Identities, notes: list[str]) -> pa.Table:
@@ -75,7 +71,7 @@ def orders_table(
     when = start_s + (rng.random(len(owner)) * (stop_s - start_s)).astype(np.int64)
     order = np.argsort(when, kind="stable")
     owner, when = owner[order], when[order]
-    number = [f"ORD-{_FIRST_ORDER_NUMBER + k}" for k in range(len(owner))]
+    number = np.char.add("ORD-", (np.arange(len(owner)) + _FIRST_ORDER_NUMBER).astype(str))
 
     tier = people.tier[owner]
     amount = np.round(rng.lognormal(np.log(45.0) + 0.25 * tier, 0.7), 2).clip(1.0, 5000.0)
@@ -83,18 +79,23 @@ def orders_table(
     channel = np.array(_CHANNELS)[rng.choice(len(_CHANNELS), size=len(owner), p=_CHANNEL_PROBS)]
     kind = rng.choice(3, size=len(owner), p=_REFERENCE_PROBS)
     pick = rng.integers(0, 1 << 30, size=len(owner))
-    language = _language(people)
-    reference: list[str] = []
-    for k, person in enumerate(owner.tolist()):
-        lang = language[person]
-        if kind[k] == 0:
-            templates = _REF_ORDER[lang]
-            reference.append(templates[pick[k] % len(templates)].format(o=number[k]))
-        elif kind[k] == 1:
-            reference.append(_REF_PLAIN[lang][pick[k] % len(_REF_PLAIN[lang])])
-        else:
-            name = f"{ids.last_name[person].upper()} {ids.first_name[person][0]}."
-            reference.append(f"{name} {number[k]}")
+    city_language = [_LANGUAGES.index(COUNTRIES[c.country].language) for c in CITIES]
+    lang = np.array(city_language)[people.city[owner]]
+    # "MÜLLER H. ": how a payer's name looks on a bank statement.
+    initial = np.array(ids.first_name).astype("<U1")
+    payer = np.char.add(np.char.upper(np.array(ids.last_name)), np.char.add(" ", initial))
+    reference = np.where(
+        kind == 1,
+        _REF_PLAIN[lang, pick % _REF_PLAIN.shape[1]],
+        np.char.add(
+            np.where(
+                kind == 0,
+                _REF_ORDER[lang, pick % _REF_ORDER.shape[1]],
+                np.char.add(payer[owner], ". "),
+            ),
+            number,
+        ),
+    )
     columns = {
         "order_id": number,
         "customer_id": people.customer_id[owner],

@@ -120,7 +120,7 @@ def place(
     cdf = np.cumsum(_REGIME_PROBS, axis=1)[regime]
     kind = (rng.random(len(person))[:, None] >= cdf[:, :-1]).sum(axis=1)
     favourite = FAVOURITES[0] + rng.choice(len(FAVOURITES), size=len(person), p=_FAVOURITE_PROBS)
-    slot = np.choose(kind, [HOME, WORK, favourite, ROAM]) if len(person) else kind
+    slot = np.choose(kind, [HOME, WORK, favourite, ROAM])
     roam_lat, roam_lon = _in_city(rng, city[person], 0.6)
     anchor = np.maximum(slot, 0)
     lat = np.where(slot == ROAM, roam_lat, anchors.lat[person, anchor])

@@ -27,8 +27,8 @@ from minimizer.transforms.base import (
 )
 
 __all__ = [
-    "REGISTRY",
     "MODULES",
+    "REGISTRY",
     "Outcome",
     "Transform",
     "TransformContext",

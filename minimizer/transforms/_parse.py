@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["as_date32", "to_numeric", "to_utc_timestamp"]
+__all__ = ["as_date32", "strings_from_codes", "to_numeric", "to_utc_timestamp"]
 
 
 def to_utc_timestamp(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -26,3 +27,12 @@ def as_date32(stamps: pd.Series) -> pd.Series:
     """Naive timestamps at midnight as an Arrow ``date32`` column (a DATE in the warehouse)."""
     days = pa.array(stamps.to_numpy().astype("datetime64[D]"), from_pandas=True)
     return pd.Series(pd.arrays.ArrowExtensionArray(days), index=stamps.index, name=stamps.name)
+
+
+def strings_from_codes(codes: np.ndarray, uniques: list[str], index: pd.Index) -> pd.Series:
+    """Broadcast per-distinct-value results back to rows (code -1 is null), in Arrow, no loop."""
+    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+    values = pa.DictionaryArray.from_arrays(indices, pa.array(uniques, pa.string()))
+    return pd.Series(pd.arrays.ArrowExtensionArray(values.cast(pa.string())), index=index).astype(
+        "str"
+    )

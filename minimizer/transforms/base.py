@@ -13,7 +13,6 @@ so the policy loader, the JSON Schema and the error messages all come from one t
 from __future__ import annotations
 
 import difflib
-
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime

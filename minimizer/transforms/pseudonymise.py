@@ -15,10 +15,10 @@ import hashlib
 import re
 from typing import ClassVar
 
-import numpy as np
 import pandas as pd
 
 from minimizer.keys import PurposeKey
+from minimizer.transforms._parse import strings_from_codes
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
 
 __all__ = ["TOKEN_PATTERN", "Pseudonymise", "token_for", "tokens"]
@@ -52,13 +52,8 @@ def tokens(values: pd.Series, key: PurposeKey) -> pd.Series:
     hexed = _digests(key.secret, [str(u) for u in uniques]).hex()
     width = 2 * _DIGEST_BYTES
     prefix = f"mzp{key.version}_"
-    table = np.array(
-        [prefix + hexed[i : i + width] for i in range(0, len(hexed), width)] + [None],
-        dtype=object,
-    )
-    # Code -1 (null) picks the trailing None.
-    out = table[np.where(codes >= 0, codes, len(table) - 1)]
-    return pd.Series(out, index=values.index, dtype="str", name=values.name)
+    table = [prefix + hexed[i : i + width] for i in range(0, len(hexed), width)]
+    return strings_from_codes(codes, table, values.index).rename(values.name)
 
 
 @register("pseudonymise")

@@ -53,3 +53,15 @@ def test_grid_snaps_to_decimals(ctx):
 def test_coarsen_needs_its_size_parameter():
     with pytest.raises(ValueError, match="resolution"):
         Coarsen(method="h3", lat="a", lon="b")
+
+
+def test_vectorised_h3_matches_the_reference_library_everywhere():
+    import h3
+
+    from minimizer.transforms.coarsen import h3_cells
+
+    rng = np.random.default_rng(1)
+    lat, lon = rng.uniform(-89.9, 89.9, 20_000), rng.uniform(-179.9, 179.9, 20_000)
+    for res in (0, 5, 8, 12):
+        expected = [h3.api.basic_int.latlng_to_cell(a, b, res) for a, b in zip(lat, lon)]
+        assert (h3_cells(lat, lon, res) == np.array(expected, dtype=np.uint64)).all()

@@ -1,0 +1,302 @@
+"""The DuckDB warehouse: one embedded file, one writer at a time.
+
+A load is one DuckDB transaction (DDL included): tables are recreated from the Arrow schema
+through the type table and filled with ``INSERT ... SELECT ... FROM read_parquet([...])``, so
+an empty load still creates a typed, empty table. The session runs in UTC.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Self
+
+import duckdb
+import pandas as pd
+
+from minimizer.io.warehouse import (
+    AUDIT_SCHEMA,
+    AUDIT_TABLE,
+    DIALECTS,
+    TableLoad,
+    WarehouseError,
+    WarehouseLockedError,
+    as_utc,
+    audit_ddl,
+    audit_params,
+    audit_select_sql,
+    audit_upsert_sql,
+    check_files,
+    comment_sql,
+    count_sql,
+    create_table_sql,
+    delete_values_sql,
+    frame_from_arrow,
+    ident,
+    parse_audit_json,
+    qualified,
+    range_delete_sql,
+    retention_sql,
+)
+
+__all__ = ["DuckDBWarehouse"]
+
+_D = DIALECTS["duckdb"]
+_LOCK_RETRY_SECONDS = 0.1
+
+# Catalogue queries of this target.
+_COLUMNS_SQL = (
+    "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database()"
+    " AND schema_name = ? AND table_name = ? ORDER BY column_index"
+)
+_TABLE_COMMENT_SQL = (
+    "SELECT comment FROM duckdb_tables() WHERE database_name = current_database()"
+    " AND schema_name = ? AND table_name = ?"
+)
+_TABLES_SQL = (
+    "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+    " AND NOT internal AND NOT temporary ORDER BY schema_name, table_name"
+)
+
+
+def _connect(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise WarehouseError(
+                    "DuckDB warehouse cannot be opened",
+                    reason="unreadable",
+                    cause=type(exc).__name__,
+                ) from None
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"DuckDB warehouse {path.name} is locked by another writer (another process"
+                    " holds the file open); retry when it has finished"
+                ) from None
+            time.sleep(_LOCK_RETRY_SECONDS)
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                "DuckDB warehouse cannot be opened", reason="unreadable", cause=type(exc).__name__
+            ) from None
+
+
+class DuckDBWarehouse:
+    """A DuckDB file as warehouse. ``lock_timeout`` seconds are spent waiting for another
+    writer to let go before `WarehouseLockedError` is raised (0: fail at once)."""
+
+    kind = "duckdb"
+
+    def __init__(self, path: Path | str, *, lock_timeout: float = 0.0) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = _connect(self.path, lock_timeout)
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._audit_ready = False
+
+    # ------------------------------------------------------------ plumbing
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+
+    def _execute(
+        self, sql: str, params: Sequence[object] | None = None
+    ) -> list[tuple[object, ...]]:
+        return self._con.execute(sql, params).fetchall()
+
+    def _columns(self, schema: str, table: str) -> dict[str, str | None]:
+        return dict(self._execute(_COLUMNS_SQL, [schema, table]))  # type: ignore[arg-type]
+
+    def _require_table(self, schema: str, table: str, column: str | None = None) -> None:
+        columns = self._columns(schema, table)
+        if not columns:
+            raise WarehouseError(
+                "table not found", schema=schema, table=table, reason="missing_table"
+            )
+        if column is not None and column not in columns:
+            raise WarehouseError(
+                "column not found",
+                schema=schema,
+                table=table,
+                column=column,
+                reason="missing_column",
+            )
+
+    def _ensure_audit(self) -> None:
+        if self._audit_ready:
+            return
+        if not self._columns(AUDIT_SCHEMA, AUDIT_TABLE):
+            with self._transaction():
+                for sql in audit_ddl(_D):
+                    self._execute(sql)
+        self._audit_ready = True
+
+    # ------------------------------------------------------------ writing
+
+    def load(
+        self, schema: str, tables: Sequence[TableLoad], audit: Mapping[str, object]
+    ) -> dict[str, int]:
+        """Load every table, apply retention and record the audit row in one transaction.
+        Returns the rows of each table after the load. On any failure nothing changes."""
+        params = audit_params(audit)
+        for load in tables:
+            check_files(load)
+            create_table_sql(schema, load, _D)  # unsupported types fail before any SQL
+        self._ensure_audit()
+        current: str | None = None
+        counts: dict[str, int] = {}
+        try:
+            with self._transaction():
+                self._execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema, _D)}")
+                for load in tables:
+                    current = load.table
+                    self._load_table(schema, load)
+                for load in tables:
+                    current = load.table
+                    if load.retention_column is not None and load.retention_cutoff is not None:
+                        sql = retention_sql(schema, load.table, load.retention_column, _D)
+                        self._execute(sql, [as_utc(load.retention_cutoff)])
+                    counts[load.table] = int(self._execute(count_sql(schema, load.table, _D))[0][0])
+                current = None
+                self._execute(audit_upsert_sql(_D), params)
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                "load failed; the warehouse keeps its previous contents",
+                schema=schema,
+                table=current,
+                reason="load_failed",
+                cause=type(exc).__name__,
+            ) from None
+        return counts
+
+    def _load_table(self, schema: str, load: TableLoad) -> None:
+        for sql in create_table_sql(schema, load, _D):
+            self._execute(sql)
+        if load.mode == "replace_range":
+            self._check_same_columns(schema, load)
+            bounds = [as_utc(load.range_start), as_utc(load.range_end)]  # type: ignore[arg-type]
+            self._execute(range_delete_sql(schema, load, _D), bounds)
+        if load.files:
+            columns = ", ".join(ident(name, _D) for name in load.schema.names)
+            self._execute(
+                f"INSERT INTO {qualified(schema, load.table, _D)} ({columns})"
+                f" SELECT {columns} FROM read_parquet(?)",
+                [[str(path) for path in load.files]],
+            )
+        for sql in comment_sql(schema, load.table, load.comments, load.table_comment, _D):
+            self._execute(sql)
+
+    def _check_same_columns(self, schema: str, load: TableLoad) -> None:
+        existing = list(self._columns(schema, load.table))
+        if existing != list(load.schema.names):
+            differ = sorted(set(existing) ^ set(load.schema.names)) or existing
+            raise WarehouseError(
+                "table columns differ from the load schema; replace the whole table first",
+                schema=schema,
+                table=load.table,
+                column=", ".join(differ),
+                reason="schema_mismatch",
+            )
+
+    def record_audit(self, audit: Mapping[str, object]) -> None:
+        """Insert (or update, by run id) one audit row in its own transaction."""
+        params = audit_params(audit)
+        self._ensure_audit()
+        try:
+            with self._transaction():
+                self._execute(audit_upsert_sql(_D), params)
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                "audit record failed",
+                table=f"{AUDIT_SCHEMA}.{AUDIT_TABLE}",
+                reason="audit_failed",
+                cause=type(exc).__name__,
+            ) from None
+
+    def delete_rows(self, schema: str, table: str, column: str, values: Sequence[str]) -> int:
+        """Erasure: delete the rows whose ``column`` (as text) is one of ``values``."""
+        self._require_table(schema, table, column)
+        return self._delete(
+            schema, table, column, delete_values_sql(schema, table, column, _D), [list(values)]
+        )
+
+    def apply_retention(self, schema: str, table: str, column: str, cutoff: datetime) -> int:
+        """Delete rows older than ``cutoff`` (or with no time); returns how many went."""
+        self._require_table(schema, table, column)
+        sql = retention_sql(schema, table, column, _D)
+        return self._delete(schema, table, column, sql, [as_utc(cutoff)])
+
+    def _delete(
+        self, schema: str, table: str, column: str, sql: str, params: Sequence[object]
+    ) -> int:
+        try:
+            with self._transaction():
+                return int(self._execute(sql, params)[0][0])  # DuckDB returns the count
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                "delete failed",
+                schema=schema,
+                table=table,
+                column=column,
+                reason="delete_failed",
+                cause=type(exc).__name__,
+            ) from None
+
+    # ------------------------------------------------------------ reading
+
+    def tables(self) -> list[tuple[str, str]]:
+        return [(str(s), str(t)) for s, t in self._execute(_TABLES_SQL)]
+
+    def read(self, schema: str, table: str) -> pd.DataFrame:
+        self._require_table(schema, table)
+        return frame_from_arrow(
+            self._con.sql(f"SELECT * FROM {qualified(schema, table, _D)}").to_arrow_table()
+        )
+
+    def column_comments(self, schema: str, table: str) -> dict[str, str]:
+        self._require_table(schema, table)
+        return {k: v for k, v in self._columns(schema, table).items() if v is not None}
+
+    def table_comment(self, schema: str, table: str) -> str | None:
+        rows = self._execute(_TABLE_COMMENT_SQL, [schema, table])
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def audit_runs(self, purpose: str | None = None) -> pd.DataFrame:
+        self._ensure_audit()
+        sql = audit_select_sql(_D, by_purpose=purpose is not None)
+        params = None if purpose is None else [purpose]
+        return parse_audit_json(
+            frame_from_arrow(self._con.sql(sql, params=params).to_arrow_table())
+        )
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run any SQL; a statement without a result gives an empty frame."""
+        try:
+            relation = self._con.sql(sql)
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                "query failed", reason="query_failed", cause=type(exc).__name__
+            ) from exc
+        return pd.DataFrame() if relation is None else frame_from_arrow(relation.to_arrow_table())

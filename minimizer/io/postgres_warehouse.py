@@ -1,0 +1,327 @@
+"""The PostgreSQL warehouse: one psycopg connection, one transaction per load.
+
+Tables are dropped and recreated from the Arrow schema through the type table, and filled
+with ``COPY ... FROM STDIN (FORMAT csv, HEADER true)``: Parquet record batches are written as
+CSV by pyarrow into a buffer, batch by batch, with no per-row Python. Loads of one purpose
+serialise on an advisory lock; the session runs in UTC with standard conforming strings.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Self
+
+import pandas as pd
+import psycopg
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from psycopg.types.string import TextLoader
+
+from minimizer.io.warehouse import (
+    AUDIT_SCHEMA,
+    AUDIT_TABLE,
+    DIALECTS,
+    TableLoad,
+    WarehouseError,
+    as_utc,
+    audit_ddl,
+    audit_params,
+    audit_select_sql,
+    audit_upsert_sql,
+    check_files,
+    comment_sql,
+    count_sql,
+    create_table_sql,
+    delete_values_sql,
+    frame_from_rows,
+    ident,
+    parse_audit_json,
+    qualified,
+    range_delete_sql,
+    retention_sql,
+)
+
+__all__ = ["PostgresWarehouse"]
+
+_D = DIALECTS["postgresql"]
+_SESSION_OPTIONS = "-c TimeZone=UTC -c standard_conforming_strings=on"
+_COPY_BATCH_ROWS = 65_536
+
+# Catalogue queries of this target.
+_COLUMNS_SQL = (
+    "SELECT a.attname, col_description(c.oid, a.attnum) FROM pg_catalog.pg_attribute a"
+    " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')"
+    " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+)
+_TABLE_COMMENT_SQL = (
+    "SELECT obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = %s AND c.relname = %s"
+)
+_TABLES_SQL = (
+    "SELECT table_schema, table_name FROM information_schema.tables"
+    " WHERE table_type = 'BASE TABLE'"
+    " AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+    " AND table_schema NOT LIKE 'pg\\_%' ORDER BY 1, 2"
+)
+# Concurrent runs of one purpose (or first uses of the audit table) wait for each other.
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+
+
+def _cause(exc: psycopg.Error) -> str:
+    # The server's message can quote a failing value: keep the class and the SQLSTATE only.
+    return f"{type(exc).__name__}/{exc.sqlstate}" if exc.sqlstate else type(exc).__name__
+
+
+class PostgresWarehouse:
+    """A PostgreSQL database as warehouse, from a ``postgresql://`` URL."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+        conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        try:
+            self._con = psycopg.connect(
+                conninfo,
+                autocommit=True,
+                connect_timeout=connect_timeout,
+                options=_SESSION_OPTIONS,
+            )
+        except psycopg.Error as exc:
+            # Never echo the URL: it may carry a password.
+            raise WarehouseError(
+                "PostgreSQL warehouse unreachable", reason="unreachable", cause=_cause(exc)
+            ) from None
+        # JSON comes back as text, as from DuckDB; audit_runs parses it for both.
+        for json_type in ("json", "jsonb"):
+            self._con.adapters.register_loader(json_type, TextLoader)
+        self._audit_ready = False
+
+    # ------------------------------------------------------------ plumbing
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
+        with self._con.transaction(), self._con.cursor() as cursor:
+            yield cursor
+
+    def _fetch(self, sql: str, params: Sequence[object] | None = None) -> list[tuple[object, ...]]:
+        with self._con.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def _columns(self, schema: str, table: str) -> dict[str, str | None]:
+        return dict(self._fetch(_COLUMNS_SQL, [schema, table]))  # type: ignore[arg-type]
+
+    def _require_table(self, schema: str, table: str, column: str | None = None) -> None:
+        columns = self._columns(schema, table)
+        if not columns:
+            raise WarehouseError(
+                "table not found", schema=schema, table=table, reason="missing_table"
+            )
+        if column is not None and column not in columns:
+            raise WarehouseError(
+                "column not found",
+                schema=schema,
+                table=table,
+                column=column,
+                reason="missing_column",
+            )
+
+    def _ensure_audit(self) -> None:
+        if self._audit_ready:
+            return
+        try:
+            with self._transaction() as cursor:
+                cursor.execute(_LOCK_SQL, [AUDIT_SCHEMA])
+                if not self._columns(AUDIT_SCHEMA, AUDIT_TABLE):
+                    for sql in audit_ddl(_D):
+                        cursor.execute(sql)
+        except psycopg.Error as exc:
+            raise WarehouseError(
+                "audit table cannot be created",
+                table=f"{AUDIT_SCHEMA}.{AUDIT_TABLE}",
+                reason="audit_failed",
+                cause=_cause(exc),
+            ) from None
+        self._audit_ready = True
+
+    # ------------------------------------------------------------ writing
+
+    def load(
+        self, schema: str, tables: Sequence[TableLoad], audit: Mapping[str, object]
+    ) -> dict[str, int]:
+        """Load every table, apply retention and record the audit row in one transaction.
+        Returns the rows of each table after the load. On any failure nothing changes."""
+        params = audit_params(audit)
+        for load in tables:
+            check_files(load)
+            create_table_sql(schema, load, _D)  # unsupported types fail before any SQL
+        self._ensure_audit()
+        current: str | None = None
+        counts: dict[str, int] = {}
+        try:
+            with self._transaction() as cursor:
+                cursor.execute(_LOCK_SQL, [schema])
+                cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema, _D)}")
+                for load in tables:
+                    current = load.table
+                    self._load_table(cursor, schema, load)
+                for load in tables:
+                    current = load.table
+                    if load.retention_column is not None and load.retention_cutoff is not None:
+                        sql = retention_sql(schema, load.table, load.retention_column, _D)
+                        cursor.execute(sql, [as_utc(load.retention_cutoff)])
+                    cursor.execute(count_sql(schema, load.table, _D))
+                    counts[load.table] = int(cursor.fetchone()[0])  # type: ignore[index]
+                current = None
+                cursor.execute(audit_upsert_sql(_D), params)
+        except psycopg.Error as exc:
+            raise WarehouseError(
+                "load failed; the warehouse keeps its previous contents",
+                schema=schema,
+                table=current,
+                reason="load_failed",
+                cause=_cause(exc),
+            ) from None
+        return counts
+
+    def _load_table(
+        self, cursor: psycopg.Cursor[tuple[object, ...]], schema: str, load: TableLoad
+    ) -> None:
+        for sql in create_table_sql(schema, load, _D):
+            cursor.execute(sql)
+        if load.mode == "replace_range":
+            self._check_same_columns(schema, load)
+            bounds = [as_utc(load.range_start), as_utc(load.range_end)]  # type: ignore[arg-type]
+            cursor.execute(range_delete_sql(schema, load, _D), bounds)
+        if load.files:
+            self._copy(cursor, schema, load)
+        for sql in comment_sql(schema, load.table, load.comments, load.table_comment, _D):
+            cursor.execute(sql)
+
+    def _copy(
+        self, cursor: psycopg.Cursor[tuple[object, ...]], schema: str, load: TableLoad
+    ) -> None:
+        names = list(load.schema.names)
+        columns = ", ".join(ident(name, _D) for name in names)
+        sql = (
+            f"COPY {qualified(schema, load.table, _D)} ({columns})"
+            " FROM STDIN (FORMAT csv, HEADER true)"
+        )
+        header = True
+        with cursor.copy(sql) as copy:
+            for path in load.files:
+                batches = pq.ParquetFile(path).iter_batches(_COPY_BATCH_ROWS, columns=names)
+                for batch in batches:
+                    buffer = io.BytesIO()
+                    options = pacsv.WriteOptions(include_header=header)
+                    pacsv.write_csv(batch.select(names), buffer, options)
+                    copy.write(buffer.getbuffer())
+                    header = False
+
+    def _check_same_columns(self, schema: str, load: TableLoad) -> None:
+        existing = list(self._columns(schema, load.table))
+        if existing != list(load.schema.names):
+            differ = sorted(set(existing) ^ set(load.schema.names)) or existing
+            raise WarehouseError(
+                "table columns differ from the load schema; replace the whole table first",
+                schema=schema,
+                table=load.table,
+                column=", ".join(differ),
+                reason="schema_mismatch",
+            )
+
+    def record_audit(self, audit: Mapping[str, object]) -> None:
+        """Insert (or update, by run id) one audit row in its own transaction."""
+        params = audit_params(audit)
+        self._ensure_audit()
+        try:
+            with self._transaction() as cursor:
+                cursor.execute(audit_upsert_sql(_D), params)
+        except psycopg.Error as exc:
+            raise WarehouseError(
+                "audit record failed",
+                table=f"{AUDIT_SCHEMA}.{AUDIT_TABLE}",
+                reason="audit_failed",
+                cause=_cause(exc),
+            ) from None
+
+    def delete_rows(self, schema: str, table: str, column: str, values: Sequence[str]) -> int:
+        """Erasure: delete the rows whose ``column`` (as text) is one of ``values``."""
+        self._require_table(schema, table, column)
+        sql = delete_values_sql(schema, table, column, _D)
+        return self._delete(schema, table, column, sql, [list(values)])
+
+    def apply_retention(self, schema: str, table: str, column: str, cutoff: datetime) -> int:
+        """Delete rows older than ``cutoff`` (or with no time); returns how many went."""
+        self._require_table(schema, table, column)
+        sql = retention_sql(schema, table, column, _D)
+        return self._delete(schema, table, column, sql, [as_utc(cutoff)])
+
+    def _delete(
+        self, schema: str, table: str, column: str, sql: str, params: Sequence[object]
+    ) -> int:
+        try:
+            with self._transaction() as cursor:
+                cursor.execute(sql, params)
+                return cursor.rowcount
+        except psycopg.Error as exc:
+            raise WarehouseError(
+                "delete failed",
+                schema=schema,
+                table=table,
+                column=column,
+                reason="delete_failed",
+                cause=_cause(exc),
+            ) from None
+
+    # ------------------------------------------------------------ reading
+
+    def tables(self) -> list[tuple[str, str]]:
+        return [(str(s), str(t)) for s, t in self._fetch(_TABLES_SQL)]
+
+    def _frame(self, sql: str, params: Sequence[object] | None = None) -> pd.DataFrame:
+        with self._con.cursor() as cursor:
+            cursor.execute(sql, params)
+            if cursor.description is None:
+                return pd.DataFrame()
+            names = [column.name for column in cursor.description]
+            return frame_from_rows(names, cursor.fetchall())
+
+    def read(self, schema: str, table: str) -> pd.DataFrame:
+        self._require_table(schema, table)
+        return self._frame(f"SELECT * FROM {qualified(schema, table, _D)}")
+
+    def column_comments(self, schema: str, table: str) -> dict[str, str]:
+        self._require_table(schema, table)
+        return {k: v for k, v in self._columns(schema, table).items() if v is not None}
+
+    def table_comment(self, schema: str, table: str) -> str | None:
+        rows = self._fetch(_TABLE_COMMENT_SQL, [schema, table])
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def audit_runs(self, purpose: str | None = None) -> pd.DataFrame:
+        self._ensure_audit()
+        sql = audit_select_sql(_D, by_purpose=purpose is not None)
+        return parse_audit_json(self._frame(sql, None if purpose is None else [purpose]))
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run any SQL (autocommit); a statement without a result gives an empty frame."""
+        try:
+            return self._frame(sql)
+        except psycopg.Error as exc:
+            raise WarehouseError("query failed", reason="query_failed", cause=_cause(exc)) from exc
