@@ -35,3 +35,17 @@ def ctx(purpose_key: PurposeKey) -> TransformContext:
 def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("MINIMIZER_MASTER_KEY", "MINIMIZER_KEY_FILE", "MINIMIZER_KEY_VERSION"):
         monkeypatch.delenv(var, raising=False)
+
+
+# -- synthetic sources, generated once per test session ------------------------------------
+SYNTH_END = datetime(2026, 6, 14, tzinfo=UTC).date()
+
+
+@pytest.fixture(scope="session")
+def synth_sources(tmp_path_factory: pytest.TempPathFactory):
+    """A small CRM (SQLite) and three days of events, deterministic."""
+    from minimizer.synth import generate
+
+    out = tmp_path_factory.mktemp("sources")
+    generate(out, customers=300, days=3, seed=11, end=SYNTH_END)
+    return out

@@ -222,7 +222,7 @@ def arrow_key(arrow_type: pa.DataType) -> str:
     """The ``ARROW_TYPES`` key of an Arrow type."""
     if pa.types.is_timestamp(arrow_type):
         return "timestamp_tz" if arrow_type.tz is not None else "timestamp"
-    if pa.types.is_decimal(arrow_type):
+    if pa.types.is_decimal128(arrow_type):
         return "decimal"
     return str(arrow_type)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from minimizer.transforms._parse import to_numeric
+from minimizer.transforms._parse import strings_from_codes, to_numeric
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
 
 __all__ = ["NumericBucket"]
@@ -51,20 +51,27 @@ class NumericBucket(Transform):
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
         values, invalid = to_numeric(frame[self.source_of(output)])
         x = values.to_numpy()
-        out = np.full(len(x), None, dtype=object)
         known = ~np.isnan(x)
         if self.width is not None:
-            lo = np.floor(x[known] / self.width) * self.width
-            hi = lo + self.width
+            lower = np.floor(x / self.width) * self.width
         else:
-            edges = np.asarray(self.edges)
-            i = np.searchsorted(edges, x[known], side="right")
-            lo = np.concatenate([[-np.inf], edges])[i]
-            hi = np.concatenate([edges, [np.inf]])[i]
-        labels = pd.Series(lo).map(_fmt).radd("[") + ", " + pd.Series(hi).map(_fmt) + ")"
-        out[known] = labels.to_numpy()
+            bounds = np.concatenate([[-np.inf], np.asarray(self.edges)])
+            lower = bounds[np.searchsorted(bounds, np.nan_to_num(x), side="right") - 1]
+        # Label each distinct bucket once, then broadcast; extra codes carry the top/bottom codes.
+        codes, lows = pd.factorize(lower)
+        labels = [f"[{_fmt(lo)}, {_fmt(self._upper(lo))})" for lo in lows]
+        codes = np.where(known, codes, -1)
         if self.bottom is not None:
-            out[known & (x < self.bottom)] = f"<{_fmt(self.bottom)}"
+            codes = np.where(known & (x < self.bottom), len(labels), codes)
+            labels.append(f"<{_fmt(self.bottom)}")
         if self.top is not None:
-            out[known & (x >= self.top)] = f">={_fmt(self.top)}"
-        return Outcome(pd.Series(out, index=values.index, dtype="str", name=output), invalid)
+            codes = np.where(known & (x >= self.top), len(labels), codes)
+            labels.append(f">={_fmt(self.top)}")
+        return Outcome(strings_from_codes(codes, labels, values.index).rename(output), invalid)
+
+    def _upper(self, lower: float) -> float:
+        if self.width is not None:
+            return lower + self.width
+        edges = np.asarray(self.edges)
+        later = edges[edges > lower]
+        return float(later[0]) if len(later) else float("inf")

@@ -1,0 +1,144 @@
+"""The transform pass: a decided recoding, applied chunk by chunk.
+
+A ``KAnonPlan`` is what the search over the histogram decided, in a form that can be applied to
+any chunk of the same data without seeing the rest: for full-domain generalisation, the level
+of every quasi-identifier and the set of generalised classes to suppress; for Mondrian, the
+released label of every distinct combination. Applying it never mutates its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from minimizer.errors import DataError
+from minimizer.guarantees.kanon_histogram import QIHistogram, lookup_rows, row_ids
+from minimizer.guarantees.kanon_lattice import NodeStats, class_sizes
+from minimizer.guarantees.mondrian import MondrianCut
+from minimizer.hierarchy import TOP, Hierarchy
+
+__all__ = ["KAnonPlan", "Method", "Suppress", "full_domain_plan", "mondrian_plan"]
+
+Method = Literal["full_domain", "mondrian"]
+Suppress = Literal["mask", "drop"]
+
+
+@dataclass(frozen=True, eq=False)
+class KAnonPlan:
+    """A recoding decided on the histogram, with the figures it achieves."""
+
+    method: Method
+    k: int
+    l: int
+    columns: tuple[str, ...]
+    hierarchies: tuple[Hierarchy, ...]
+    levels: dict[str, int] | None
+    rows: int
+    suppressed: int
+    classes: int
+    min_class: int
+    discernibility: int
+    # Lookup: distinct code rows (generalised codes for full-domain, leaf codes for Mondrian),
+    # their code radices, and per row whether it is suppressed and (Mondrian) its labels.
+    table: np.ndarray
+    radices: tuple[int, ...]
+    suppress_row: np.ndarray
+    labels: tuple[np.ndarray, ...] | None = None
+
+    def apply(self, chunk: pd.DataFrame, *, suppress: Suppress = "mask") -> pd.DataFrame:
+        """The chunk with its quasi-identifiers recoded and suppressed rows masked or dropped."""
+        out, suppressed = self.recode(chunk)
+        if suppress == "drop":
+            return out.loc[~suppressed]
+        for column in self.columns:
+            out[column] = out[column].where(~suppressed, TOP)
+        return out
+
+    def recode(self, chunk: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """The recoded copy (before suppression) and the boolean mask of suppressed rows."""
+        pairs = list(zip(self.columns, self.hierarchies, strict=True))
+        codes = np.stack([h.encode(chunk[c]) for c, h in pairs], axis=1)
+        if self.levels is not None:
+            levels = self.levels
+            codes = np.stack(
+                [h.level_codes(levels[c])[codes[:, j]] for j, (c, h) in enumerate(pairs)], axis=1
+            )
+        position = lookup_rows(self.table, self.radices, codes)
+        unseen = int(np.count_nonzero(position < 0))
+        if unseen:
+            raise DataError(
+                f"{unseen} row(s) hold a quasi-identifier combination the counting pass did not "
+                "see; the data changed between the two passes",
+                check="k_anonymity",
+                reason="unseen_combination",
+                count=unseen,
+            )
+        out = chunk.copy()
+        for j, (column, h) in enumerate(pairs):
+            if self.labels is not None:
+                values = self.labels[j][position]
+                out[column] = pd.Series(values, index=chunk.index, dtype="str")
+            else:
+                level_labels = h.level_labels(self.levels[column])  # type: ignore[index]
+                out[column] = pd.Series(level_labels[codes[:, j]], index=chunk.index, dtype="str")
+        return out, self.suppress_row[position]
+
+
+def full_domain_plan(hist: QIHistogram, stats: NodeStats, k: int, l: int) -> KAnonPlan:
+    generalised = [
+        h.level_codes(lv)[hist.codes[:, j]]
+        for j, (h, lv) in enumerate(zip(hist.hierarchies, stats.levels, strict=True))
+    ]
+    cards = [h.cardinality(lv) for h, lv in zip(hist.hierarchies, stats.levels, strict=True)]
+    matrix = np.stack(generalised, axis=1)
+    ids, groups = row_ids(matrix)
+    sizes, distinct = class_sizes(
+        [ids], [groups], hist.counts, hist.sensitive_codes, diversity=l > 1
+    )
+    kept = sizes >= k
+    if distinct is not None:
+        kept &= distinct >= l
+    first = np.empty(groups, dtype=np.int64)
+    first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
+    return KAnonPlan(
+        method="full_domain",
+        k=k,
+        l=l,
+        columns=hist.columns,
+        hierarchies=hist.hierarchies,
+        levels=dict(zip(hist.columns, stats.levels, strict=True)),
+        rows=hist.rows,
+        suppressed=stats.suppressed,
+        classes=stats.classes,
+        min_class=stats.min_class,
+        discernibility=stats.discernibility,
+        table=matrix[first],
+        radices=tuple(cards),
+        suppress_row=~kept,
+    )
+
+
+def mondrian_plan(hist: QIHistogram, cut: MondrianCut, k: int, l: int) -> KAnonPlan:
+    ids, groups = row_ids(hist.codes)
+    first = np.empty(groups, dtype=np.int64)
+    first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
+    return KAnonPlan(
+        method="mondrian",
+        k=k,
+        l=l,
+        columns=hist.columns,
+        hierarchies=hist.hierarchies,
+        levels=None,
+        rows=hist.rows,
+        suppressed=0,
+        classes=cut.classes,
+        min_class=cut.min_class,
+        discernibility=cut.discernibility,
+        table=hist.codes[first],
+        radices=hist.radices,
+        suppress_row=np.zeros(groups, dtype=bool),
+        labels=tuple(labels[first] for labels in cut.labels),
+    )
