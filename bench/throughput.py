@@ -72,8 +72,9 @@ def event_chunk(rng: np.random.Generator, n: int, subjects: int) -> pd.DataFrame
     return pd.DataFrame(
         {
             "customer_id": pd.Series(np.char.add("C", who.astype(str)), dtype="str"),
-            "ts": pd.Series(start + rng.integers(0, 86_400_000_000 * 28, n).astype("m8[us]"))
-            .dt.tz_localize("UTC"),
+            "ts": pd.Series(
+                start + rng.integers(0, 86_400_000_000 * 28, n).astype("m8[us]")
+            ).dt.tz_localize("UTC"),
             "lat": home_lat + rng.normal(0, 0.01, n),
             "lon": home_lon + rng.normal(0, 0.01, n),
             "ip": pd.Series(np.char.add("10.0.0.", (who % 250).astype(str)), dtype="str"),
@@ -89,12 +90,16 @@ def crm_table(rng: np.random.Generator, n: int) -> pd.DataFrame:
         {
             "customer_id": pd.Series(ids, dtype="str"),
             "email": pd.Series(np.char.add(ids, "@example.com"), dtype="str"),
-            "phone": pd.Series(np.char.add("+4930", rng.integers(10**6, 10**7, n).astype(str)),
-                               dtype="str"),
-            "iban": pd.Series(np.char.add("DE89370400440532", rng.integers(10**5, 10**6, n)
-                                          .astype(str)), dtype="str"),
-            "loyalty_tier": pd.Series(np.array(["bronze", "silver", "gold"])[np.arange(n) % 3],
-                                      dtype="str"),
+            "phone": pd.Series(
+                np.char.add("+4930", rng.integers(10**6, 10**7, n).astype(str)), dtype="str"
+            ),
+            "iban": pd.Series(
+                np.char.add("DE89370400440532", rng.integers(10**5, 10**6, n).astype(str)),
+                dtype="str",
+            ),
+            "loyalty_tier": pd.Series(
+                np.array(["bronze", "silver", "gold"])[np.arange(n) % 3], dtype="str"
+            ),
         }
     )
 

@@ -32,10 +32,11 @@ from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from minimizer.errors import DataError, PolicyError, PolicyProblem
 
-__all__ = ["TOP", "Hierarchy", "HierarchyError"]
+__all__ = ["TOP", "Hierarchy", "HierarchyError", "string_series"]
 
 TOP = "*"
 
@@ -51,7 +52,15 @@ class HierarchyError(DataError):
 class Hierarchy:
     """An immutable, validated generalisation hierarchy over one attribute."""
 
-    __slots__ = ("_labels", "_leaf_index", "_lut", "_numeric_index", "_order", "source")
+    __slots__ = (
+        "_arrow_labels",
+        "_labels",
+        "_leaf_index",
+        "_lut",
+        "_numeric_index",
+        "_order",
+        "source",
+    )
 
     def __init__(self, rows: Sequence[Sequence[str]], *, source: str = "<rows>") -> None:
         table = _validated(rows, source)
@@ -72,6 +81,8 @@ class Hierarchy:
             labels.append(_frozen(names))
         object.__setattr__(self, "_lut", tuple(luts))
         object.__setattr__(self, "_labels", tuple(labels))
+        arrow = tuple(pa.array(names.tolist(), type=pa.large_string()) for names in labels)
+        object.__setattr__(self, "_arrow_labels", arrow)
         object.__setattr__(self, "_order", _frozen(_hierarchy_order(table, self._numeric_index)))
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
@@ -159,17 +170,13 @@ class Hierarchy:
     # -- data --------------------------------------------------------------------------------
 
     def encode(self, values: pd.Series) -> np.ndarray:
-        """Leaf codes of ``values`` (null -> ``null_code``); unknown values raise HierarchyError."""
-        null = values.isna().to_numpy()
-        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        if numeric and self._numeric_index is not None:
-            codes = self._numeric_index.get_indexer(values.to_numpy(dtype=float, na_value=np.nan))
-        elif pd.api.types.is_string_dtype(values) and not pd.api.types.is_object_dtype(values):
-            codes = self._leaf_index.get_indexer(values.to_numpy(dtype=object))
-        else:
-            # Object or numeric columns are matched by their text: 39 matches the leaf '39'.
-            codes = self._leaf_index.get_indexer(values.astype(object).astype(str).to_numpy())
-        codes = np.where(null, self.null_code, codes).astype(np.int64)
+        """Leaf codes of ``values`` (null -> ``null_code``); unknown values raise HierarchyError.
+
+        The column is factorised first, so only its distinct values are matched to leaves.
+        """
+        positions, uniques = pd.factorize(values, use_na_sentinel=True)
+        leaf_of_unique = np.append(self._match(pd.Index(uniques)), self.null_code)
+        codes = leaf_of_unique[positions]  # position -1 (null) picks the appended null code
         unknown = int(np.count_nonzero(codes < 0))
         if unknown:
             column = None if values.name is None else str(values.name)
@@ -178,7 +185,7 @@ class Hierarchy:
                 column=column,
                 count=unknown,
             )
-        return codes
+        return codes.astype(np.int64, copy=False)
 
     def generalise(self, values: pd.Series, level: int) -> pd.Series:
         """The label of every value at ``level``; the index and name are kept."""
@@ -187,14 +194,34 @@ class Hierarchy:
     def labels_of(
         self, codes: np.ndarray, level: int, *, index: pd.Index | None = None, name: Any = None
     ) -> pd.Series:
-        """Labels at ``level`` for leaf codes (vectorised take through the level's code table)."""
-        taken = self.level_labels(level)[self.level_codes(level)[codes]]
-        return pd.Series(taken, index=index, name=name, dtype="str")
+        """Labels at ``level`` for leaf codes, as a string Series (an Arrow take, no Python
+        objects per row)."""
+        return string_series(
+            self._arrow_labels[self._check_level(level)],
+            self._lut[level][codes],
+            index=index,
+            name=name,
+        )
+
+    def _match(self, uniques: pd.Index) -> np.ndarray:
+        numeric = pd.api.types.is_numeric_dtype(uniques) and not pd.api.types.is_bool_dtype(uniques)
+        if numeric and self._numeric_index is not None:
+            return self._numeric_index.get_indexer(uniques.astype(float))
+        # Everything else is matched by its text: 39 matches the leaf '39'.
+        return self._leaf_index.get_indexer(uniques.astype(str).astype(object))
 
     def _check_level(self, level: int) -> int:
         if not 0 <= level < self.depth:
             raise ValueError(f"level must be in 0..{self.depth - 1}, got {level}")
         return level
+
+
+def string_series(
+    labels: pa.Array, codes: np.ndarray, *, index: pd.Index | None = None, name: Any = None
+) -> pd.Series:
+    """``labels[codes]`` as a pandas string Series (a null label gives a missing value)."""
+    taken = labels.take(pa.array(codes, type=pa.int64()))
+    return pd.Series(pd.array(taken, dtype="str"), index=index, name=name)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

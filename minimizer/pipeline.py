@@ -13,12 +13,13 @@ import logging
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,7 +33,7 @@ from minimizer.plan import SourcePlan, plan_source
 from minimizer.policy import Policy, SourceSpec
 from minimizer.transforms import TransformContext
 
-__all__ = ["RunReport", "SourceReport", "Sources", "run_purpose"]
+__all__ = ["ChunkObserver", "Hooks", "RunReport", "SourceReport", "Sources", "run_purpose"]
 
 log = logging.getLogger("minimizer.run")
 Progress = Callable[[str, int], None]
@@ -64,8 +65,56 @@ class SourceReport:
     invalid_by_column: dict[str, int] = field(default_factory=dict)
     dropped: tuple[str, ...] = ()
     drift: tuple[str, ...] = ()
+    excluded: int = 0  # rows left out before minimising (erased subjects)
     staged: Path | None = None
     schema: pa.Schema | None = None
+    # Figures for the audit record (JSON-able, no values) ...
+    measures: dict[str, Any] = field(default_factory=dict)
+    # ... and in-memory working data for later checks (never written anywhere).
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+
+class ChunkObserver(Protocol):
+    """Sees each chunk's raw rows and what they were minimised to, aligned row by row."""
+
+    def observe(self, raw: pd.DataFrame, published: pd.DataFrame) -> None: ...
+
+    def finish(self, report: SourceReport) -> None: ...
+
+
+def _no_observers(source: str, spec: SourceSpec) -> Sequence[ChunkObserver]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """How the gate, the guarantees and erasure plug into a run without the pipeline knowing them."""
+
+    # A keep-mask over a raw chunk: erased subjects never come back with the next load.
+    exclude: Callable[[str, SourceSpec, pd.DataFrame], np.ndarray] | None = None
+    observers: Callable[[str, SourceSpec], Sequence[ChunkObserver]] = _no_observers
+    # Run in order after staging, before the load; each may rewrite staged files or raise.
+    checks: tuple[Callable[[Policy, RunReport], None], ...] = ()
+
+    @staticmethod
+    def combine(*parts: Hooks) -> Hooks:
+        """One Hooks from several features: observers and checks in order, excludes all apply."""
+        excludes = [h.exclude for h in parts if h.exclude is not None]
+
+        def exclude(name: str, spec: SourceSpec, chunk: pd.DataFrame) -> np.ndarray:
+            keep = np.ones(len(chunk), dtype=bool)
+            for one in excludes:
+                keep &= one(name, spec, chunk)
+            return keep
+
+        def observers(name: str, spec: SourceSpec) -> Sequence[ChunkObserver]:
+            return [o for h in parts for o in h.observers(name, spec)]
+
+        return Hooks(
+            exclude=exclude if excludes else None,
+            observers=observers,
+            checks=tuple(c for h in parts for c in h.checks),
+        )
 
 
 @dataclass
@@ -103,6 +152,8 @@ class RunReport:
                 "as_of": self.as_of.isoformat(),
                 "retention_cutoff": self.retention_cutoff.isoformat(),
                 "rejected": {s: r.rejected for s, r in self.sources.items()},
+                "excluded_erased": {s: r.excluded for s, r in self.sources.items()},
+                "measures": {s: r.measures for s, r in self.sources.items()},
                 "invalid_by_column": {s: r.invalid_by_column for s, r in self.sources.items()},
                 "guarantees": self.guarantees,
                 "gate": self.gate,
@@ -149,70 +200,95 @@ def _to_arrow(frame: pd.DataFrame, schema: pa.Schema | None) -> pa.Table:
     return table.cast(schema) if table.schema != schema else table
 
 
-def _stage_source(
-    name: str,
-    spec: SourceSpec,
-    handle: TableSource | EventSource,
-    ctx: TransformContext,
-    staging: Path,
-    quarantine: Path,
-    since: datetime,
-    until: datetime | None,
-    progress: Progress | None,
-) -> SourceReport:
-    report = SourceReport(source=name)
-    staged = staging / f"{name}.parquet"
-    writer: pq.ParquetWriter | None = None
-    rejected_writer: pq.ParquetWriter | None = None
-    try:
-        for chunk in _chunks(handle, spec, since, until):
-            report.rows_in += len(chunk)
-            result = minimise_chunk(chunk, spec, ctx)
-            for col, n in result.invalid_by_column.items():
-                report.invalid_by_column[col] = report.invalid_by_column.get(col, 0) + n
-            frame = result.frame
-            if result.invalid.any():
-                if spec.on_invalid == "fail":
-                    cols = sorted(result.invalid_by_column)
-                    raise DataError(
-                        f"unparseable values in source {name!r}, columns {cols}; the policy "
-                        "says on_invalid: fail (use 'reject' to quarantine such rows)",
-                        table=name,
-                        column=",".join(cols),
-                        check="parse",
-                        reason="unparseable",
-                        count=int(result.invalid.sum()),
+@dataclass(frozen=True)
+class _Stager:
+    """Run-wide context for staging sources."""
+
+    ctx: TransformContext
+    staging: Path
+    quarantine: Path
+    hooks: Hooks
+    progress: Progress | None
+
+    def stage(
+        self,
+        name: str,
+        spec: SourceSpec,
+        handle: TableSource | EventSource,
+        since: datetime,
+        until: datetime | None,
+    ) -> SourceReport:
+        report = SourceReport(source=name)
+        staged = self.staging / f"{name}.parquet"
+        observers = list(self.hooks.observers(name, spec))
+        writers: dict[str, pq.ParquetWriter] = {}
+        try:
+            for chunk in _chunks(handle, spec, since, until):
+                report.rows_in += len(chunk)
+                if self.hooks.exclude is not None:
+                    keep = self.hooks.exclude(name, spec, chunk)
+                    report.excluded += int((~keep).sum())
+                    chunk = chunk.loc[keep].reset_index(drop=True)
+                result = minimise_chunk(chunk, spec, self.ctx)
+                for col, n in result.invalid_by_column.items():
+                    report.invalid_by_column[col] = report.invalid_by_column.get(col, 0) + n
+                frame = result.frame
+                if result.invalid.any():
+                    self._reject(
+                        name, spec, chunk, result.invalid, result.invalid_by_column, writers
                     )
-                bad = chunk.iloc[result.invalid.nonzero()[0]]
-                rejected = pa.Table.from_pandas(bad, preserve_index=False)
-                if rejected_writer is None:
-                    quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
-                    rejected_writer = pq.ParquetWriter(
-                        quarantine / f"{name}.parquet", rejected.schema
-                    )
-                rejected_writer.write_table(rejected.cast(rejected_writer.schema))
-                report.rejected += len(bad)
-                frame = frame.loc[~result.invalid].reset_index(drop=True)
-            table = _to_arrow(frame, writer.schema if writer else None)
-            if writer is None:
-                writer = pq.ParquetWriter(staged, table.schema)
-            writer.write_table(table)
-            report.rows_out += table.num_rows
-            if progress:
-                progress(name, len(chunk))
-    finally:
-        if writer is not None:
-            writer.close()
-        if rejected_writer is not None:
-            rejected_writer.close()
-    if writer is None:
-        # An empty source still defines its table: transform an empty frame for the schema.
-        empty = pd.DataFrame({c: pd.Series(dtype="str") for c in spec.inputs()})
-        table = _to_arrow(minimise_chunk(empty, spec, ctx).frame, None)
-        pq.write_table(table, staged)
-    report.staged = staged
-    report.schema = pq.read_schema(staged)
-    return report
+                    report.rejected += int(result.invalid.sum())
+                    chunk = chunk.loc[~result.invalid].reset_index(drop=True)
+                    frame = frame.loc[~result.invalid].reset_index(drop=True)
+                for observer in observers:
+                    observer.observe(chunk, frame)
+                table = _to_arrow(frame, writers["out"].schema if "out" in writers else None)
+                if "out" not in writers:
+                    writers["out"] = pq.ParquetWriter(staged, table.schema)
+                writers["out"].write_table(table)
+                report.rows_out += table.num_rows
+                if self.progress:
+                    self.progress(name, report.rows_in)
+        finally:
+            for writer in writers.values():
+                writer.close()
+        if "out" not in writers:
+            # An empty source still defines its table: transform an empty frame for the schema.
+            empty = pd.DataFrame({c: pd.Series(dtype="str") for c in spec.inputs()})
+            pq.write_table(_to_arrow(minimise_chunk(empty, spec, self.ctx).frame, None), staged)
+        report.staged = staged
+        report.schema = pq.read_schema(staged)
+        for observer in observers:
+            observer.finish(report)
+        return report
+
+    def _reject(
+        self,
+        name: str,
+        spec: SourceSpec,
+        chunk: pd.DataFrame,
+        invalid: np.ndarray,
+        by_column: dict[str, int],
+        writers: dict[str, pq.ParquetWriter],
+    ) -> None:
+        if spec.on_invalid == "fail":
+            cols = sorted(by_column)
+            raise DataError(
+                f"unparseable values in source {name!r}, columns {cols}; the policy "
+                "says on_invalid: fail (use 'reject' to quarantine such rows)",
+                table=name,
+                column=",".join(cols),
+                check="parse",
+                reason="unparseable",
+                count=int(invalid.sum()),
+            )
+        # Raw rows, kept for a person to fix the source: outside the warehouse, owner-only.
+        rejected = pa.Table.from_pandas(chunk.loc[invalid], preserve_index=False)
+        if "rejected" not in writers:
+            self.quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = self.quarantine / f"{name}.parquet"
+            writers["rejected"] = pq.ParquetWriter(path, rejected.schema)
+        writers["rejected"].write_table(rejected.cast(writers["rejected"].schema))
 
 
 def run_purpose(
@@ -225,7 +301,7 @@ def run_purpose(
     interval: tuple[datetime, datetime] | None = None,
     artifacts: Path | None = None,
     progress: Progress | None = None,
-    checks: tuple[Callable[[Policy, RunReport], None], ...] = (),
+    hooks: Hooks = Hooks(),
     on_finish: Callable[[RunReport], None] | None = None,
 ) -> RunReport:
     """Run one purpose end to end. Raises a MinimizerError (nothing loaded) on any failure."""
@@ -246,6 +322,7 @@ def run_purpose(
     artifacts = artifacts or Path(tempfile.gettempdir()) / "minimizer-artifacts"
     staging = Path(tempfile.mkdtemp(prefix=f"minimizer-{policy.purpose}-"))
     quarantine = artifacts / "rejected" / report.run_id
+    stager = _Stager(ctx, staging, quarantine, hooks, progress)
     plans: dict[str, SourcePlan] = {}
     try:
         for name, spec in policy.sources.items():
@@ -273,12 +350,10 @@ def run_purpose(
             until = interval[1] if interval is not None and spec.kind == "events" else None
             if spec.kind != "events":
                 since = cutoff
-            rep = _stage_source(
-                name, spec, handle, ctx, staging, quarantine, since, until, progress
-            )
+            rep = stager.stage(name, spec, handle, since, until)
             rep.dropped, rep.drift = plans[name].dropped, plans[name].drift
             report.sources[name] = rep
-        for check in checks:
+        for check in hooks.checks:
             check(policy, report)
         loads = [
             _table_load(policy, name, plans[name], report, interval) for name in policy.sources

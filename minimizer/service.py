@@ -8,18 +8,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from minimizer.io.warehouse import open_warehouse
+from minimizer.io.warehouse import Warehouse, open_warehouse
 from minimizer.keys import KeyRing, load_keyring
-from minimizer.pipeline import RunReport, Sources, day_interval, run_purpose
+from minimizer.pipeline import Hooks, RunReport, Sources, day_interval, run_purpose
 from minimizer.policy import Policy, load_policy
 
-__all__ = ["default_artifacts", "run_policy_file", "standard_checks"]
+__all__ = ["FEATURES", "RunSetting", "build_hooks", "default_artifacts", "run_policy_file"]
 
 log = logging.getLogger("minimizer.run")
 
@@ -31,22 +32,23 @@ def default_artifacts(warehouse: str) -> Path:
     return Path(warehouse).resolve().parent / "artifacts"
 
 
-def standard_checks() -> tuple[Callable[[Policy, RunReport], None], ...]:
-    """Guarantees first (they change the staged data), then the leak gate over the result."""
-    checks: list[Callable[[Policy, RunReport], None]] = []
-    try:
-        from minimizer.guarantees.enforce import enforce_guarantees
+@dataclass(frozen=True)
+class RunSetting:
+    """What a feature may need to build its hooks for one run."""
 
-        checks.append(enforce_guarantees)
-    except ImportError:  # pragma: no cover - present once the guarantees engine is installed
-        pass
-    try:
-        from minimizer.gate.run import run_gate
+    policy: Policy
+    keyring: KeyRing
+    warehouse: Warehouse
+    artifacts: Path
 
-        checks.append(run_gate)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(checks)
+
+# Each feature contributes hooks to a run: guarantees first (they rewrite the staged data),
+# then the leak gate over the result. Features append themselves here, in that order.
+FEATURES: list[Callable[[RunSetting], Hooks]] = []
+
+
+def build_hooks(setting: RunSetting) -> Hooks:
+    return Hooks.combine(*(feature(setting) for feature in FEATURES))
 
 
 def _append_run_log(artifacts: Path, report: RunReport) -> None:
@@ -89,7 +91,7 @@ def run_policy_file(
         def progress(source: str, rows: int) -> None:
             if source not in tasks:
                 tasks[source] = bar.add_task(f"{policy.purpose}.{source}", total=None)
-            bar.advance(tasks[source], rows)  # type: ignore[arg-type]
+            bar.update(tasks[source], completed=rows)  # type: ignore[arg-type]
 
         return run_purpose(
             policy,
@@ -100,6 +102,6 @@ def run_policy_file(
             interval=interval,
             artifacts=artifacts,
             progress=progress,
-            checks=standard_checks(),
+            hooks=build_hooks(RunSetting(policy, ring, wh, artifacts)),
             on_finish=lambda report: _append_run_log(artifacts, report),
         )

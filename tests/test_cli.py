@@ -63,6 +63,16 @@ def test_pseudonym_without_a_key_exits_2(capsys):
 
 @pytest.mark.parametrize("bad", ["2026-13-01", "yesterday"])
 def test_bad_day_is_a_usage_error(bad, tmp_path):
-    code = main(["run", str(CHURN), "--sources", str(tmp_path), "--warehouse",
-                 str(tmp_path / "w.duckdb"), "--day", bad])
+    code = main(
+        [
+            "run",
+            str(CHURN),
+            "--sources",
+            str(tmp_path),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--day",
+            bad,
+        ]
+    )
     assert code == 2

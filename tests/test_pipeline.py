@@ -11,7 +11,7 @@ import pytest
 
 from minimizer.errors import DataError, GuaranteeError, SourceError
 from minimizer.io.warehouse import open_warehouse
-from minimizer.pipeline import Sources, run_purpose
+from minimizer.pipeline import Hooks, Sources, run_purpose
 from minimizer.policy import load_policy
 from tests.conftest import AS_OF
 
@@ -20,16 +20,24 @@ PURPOSES = ROOT / "configs" / "purposes"
 
 
 def run(policy_name, sources, warehouse, keyring, **kw):
-    policy = load_policy(PURPOSES / f"{policy_name}.yaml") if isinstance(policy_name, str) else policy_name
+    policy = (
+        load_policy(PURPOSES / f"{policy_name}.yaml")
+        if isinstance(policy_name, str)
+        else policy_name
+    )
     with open_warehouse(str(warehouse)) as wh:
         return run_purpose(policy, Sources.from_dir(sources), wh, keyring, as_of=AS_OF, **kw)
 
 
 def contents(warehouse, schema=None):
     with open_warehouse(str(warehouse)) as wh:
-        tables = [(s, t) for s, t in wh.tables() if s != "minimizer_audit" and (schema in (None, s))]
+        tables = [
+            (s, t) for s, t in wh.tables() if s != "minimizer_audit" and (schema in (None, s))
+        ]
         return {
-            f"{s}.{t}": wh.read(s, t).sort_values(list(wh.read(s, t).columns)).reset_index(drop=True)
+            f"{s}.{t}": wh.read(s, t)
+            .sort_values(list(wh.read(s, t).columns))
+            .reset_index(drop=True)
             for s, t in tables
         }
 
@@ -60,9 +68,19 @@ def test_tables_hold_exactly_the_columns_the_policy_produces_with_comments(loade
 def _raw_identifiers(sources: Path) -> dict[str, set[str]]:
     with sqlite3.connect(sources / "crm.sqlite") as con:
         c = pd.read_sql("SELECT * FROM customers", con)
-    raw = {col: set(c[col].dropna().astype(str)) for col in
-           ("email", "phone", "iban", "street_address", "customer_id", "birth_date",
-            "first_name", "last_name")}
+    raw = {
+        col: set(c[col].dropna().astype(str))
+        for col in (
+            "email",
+            "phone",
+            "iban",
+            "street_address",
+            "customer_id",
+            "birth_date",
+            "first_name",
+            "last_name",
+        )
+    }
     return raw
 
 
@@ -103,7 +121,9 @@ def test_a_new_key_version_changes_every_token(tmp_path, synth_sources, keyring)
     assert not set(a) & set(b)
 
 
-def test_running_twice_gives_identical_contents_and_two_audit_rows(tmp_path, synth_sources, keyring):
+def test_running_twice_gives_identical_contents_and_two_audit_rows(
+    tmp_path, synth_sources, keyring
+):
     wh = tmp_path / "w.duckdb"
     run("churn_analysis", synth_sources, wh, keyring)
     first = contents(wh)
@@ -121,7 +141,9 @@ def test_running_twice_gives_identical_contents_and_two_audit_rows(tmp_path, syn
     assert row.policy_sha256 == load_policy(PURPOSES / "churn_analysis.yaml").sha256
 
 
-def test_retention_filters_old_rows_and_deletes_them_on_the_next_run(tmp_path, synth_sources, keyring):
+def test_retention_filters_old_rows_and_deletes_them_on_the_next_run(
+    tmp_path, synth_sources, keyring
+):
     wh = tmp_path / "w.duckdb"
     policy = load_policy(PURPOSES / "footfall_heatmap.yaml")
     with open_warehouse(str(wh)) as w:
@@ -153,7 +175,9 @@ def test_a_named_column_missing_from_the_source_loads_nothing(tmp_path, synth_so
     assert "churn_analysis" not in {s for s, _ in open_warehouse(str(wh)).tables()}
 
 
-def test_unparseable_values_are_rejected_to_quarantine_without_quoting_them(tmp_path, synth_sources, keyring):
+def test_unparseable_values_are_rejected_to_quarantine_without_quoting_them(
+    tmp_path, synth_sources, keyring
+):
     sources = _copy_sources(synth_sources, tmp_path / "src")
     day = sorted((sources / "events").iterdir())[0]
     part = next(day.glob("*.parquet"))
@@ -187,7 +211,12 @@ def test_an_empty_source_gives_empty_tables(tmp_path, synth_sources, keyring):
     run("churn_analysis", sources, tmp_path / "w.duckdb", keyring)
     tables = contents(tmp_path / "w.duckdb")
     assert len(tables["churn_analysis.orders"]) == 0
-    assert list(tables["churn_analysis.orders"].columns) == ["customer_id", "order_month", "amount_band", "channel"]
+    assert list(tables["churn_analysis.orders"].columns) == [
+        "customer_id",
+        "order_month",
+        "amount_band",
+        "channel",
+    ]
 
 
 def test_a_failing_check_leaves_the_warehouse_exactly_as_it_was(tmp_path, synth_sources, keyring):
@@ -200,7 +229,7 @@ def test_a_failing_check_leaves_the_warehouse_exactly_as_it_was(tmp_path, synth_
 
     keyring.rotate()  # every token would change if anything were loaded
     with pytest.raises(GuaranteeError) as info:
-        run("churn_analysis", synth_sources, wh, keyring, checks=(refuse,))
+        run("churn_analysis", synth_sources, wh, keyring, hooks=Hooks(checks=(refuse,)))
     assert info.value.exit_code == 3
     after = contents(wh)
     for name in before:

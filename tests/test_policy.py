@@ -19,7 +19,9 @@ def test_every_example_policy_loads(path):
 
 
 def test_the_three_required_examples_exist():
-    assert {"churn_analysis", "footfall_heatmap", "marketing_segments"} <= {p.stem for p in EXAMPLES}
+    assert {"churn_analysis", "footfall_heatmap", "marketing_segments"} <= {
+        p.stem for p in EXAMPLES
+    }
 
 
 def test_an_unknown_action_names_file_line_field_and_the_allowed_ones():
@@ -37,7 +39,9 @@ def test_all_problems_are_reported_at_once():
     with pytest.raises(PolicyError) as info:
         load_policy(FIXTURES / "many_problems.yaml")
     by_path = {p.path: p for p in info.value.problems}
-    assert by_path["legal_basis"].line == 3 and "legitimate_interest" in by_path["legal_basis"].message
+    assert (
+        by_path["legal_basis"].line == 3 and "legitimate_interest" in by_path["legal_basis"].message
+    )
     assert by_path["retention"].line == 5 and "400d" in by_path["retention"].message
     assert "unknown field 'colums'" in by_path["sources.customers.colums"].message
     assert by_path["sources.customers.columns.age"].line == 10
@@ -46,7 +50,9 @@ def test_all_problems_are_reported_at_once():
 
 
 def test_a_guarantee_must_name_published_columns():
-    with pytest.raises(PolicyError, match=r"names \['postcode'\].*output columns: \['loyalty_tier'\]"):
+    with pytest.raises(
+        PolicyError, match=r"names \['postcode'\].*output columns: \['loyalty_tier'\]"
+    ):
         load_policy(FIXTURES / "guarantee_on_unpublished_column.yaml")
 
 

@@ -30,7 +30,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.kanon_histogram import QIHistogram, qi_histogram
+from minimizer.guarantees.kanon_histogram import (
+    HistogramBuilder,
+    QIHistogram,
+    encode_frame,
+    qi_histogram,
+)
 from minimizer.guarantees.kanon_lattice import search_full_domain
 from minimizer.guarantees.kanon_plan import (
     KAnonPlan,
@@ -143,9 +148,12 @@ def anonymise(
 ) -> KAnonResult:
     """k-anonymity (and distinct l-diversity when ``l > 1``) on one frame, self-checked."""
     _check_arguments(k, max_suppression, method, suppress, l, tuple(quasi_identifiers))
-    histogram = qi_histogram([frame], quasi_identifiers, sensitive=sensitive, table=table)
-    plan = plan_k_anonymity(histogram, k, max_suppression, method=method, l=l)
-    recoded, suppressed = plan.recode(frame)
+    columns, hierarchies = tuple(quasi_identifiers), tuple(quasi_identifiers.values())
+    codes = encode_frame(frame, columns, hierarchies, table=table)  # encoded once, used twice
+    builder = HistogramBuilder(quasi_identifiers, sensitive=sensitive, table=table)
+    builder.add(frame, codes=codes)
+    plan = plan_k_anonymity(builder.build(), k, max_suppression, method=method, l=l)
+    recoded, suppressed = plan.recode(frame, codes=codes)
     _verify(recoded.loc[~suppressed], plan, sensitive)
     if suppress == "drop":
         out = recoded.loc[~suppressed]

@@ -87,22 +87,15 @@ class HistogramBuilder:
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._pending_rows = 0
 
-    def add(self, chunk: pd.DataFrame) -> None:
-        missing = [c for c in (*self._columns, *self._sensitive) if c not in chunk.columns]
-        if missing:
-            raise DataError(
-                f"{len(missing)} column(s) named by the guarantee are missing",
-                table=self._table,
-                column=missing[0],
-                check="k_anonymity",
-                reason="missing_column",
-                count=len(missing),
-            )
+    def add(self, chunk: pd.DataFrame, *, codes: np.ndarray | None = None) -> None:
+        """Count one chunk (``codes``: its quasi-identifier leaf codes, if already encoded)."""
+        _require_columns(chunk, self._sensitive, self._table)
+        if codes is None:
+            codes = encode_frame(chunk, self._columns, self._hierarchies, table=self._table)
         if chunk.empty:
             return
-        parts = [h.encode(chunk[c]) for c, h in zip(self._columns, self._hierarchies, strict=True)]
-        parts += [self._sensitive_codes(i, chunk[c]) for i, c in enumerate(self._sensitive)]
-        matrix = np.stack(parts, axis=1)
+        parts = [self._sensitive_codes(i, chunk[c]) for i, c in enumerate(self._sensitive)]
+        matrix = np.concatenate([codes, *(p[:, None] for p in parts)], axis=1)
         grouped = group_rows(matrix, np.ones(len(matrix), dtype=np.int64))
         self._pending.append(grouped)
         self._pending_rows += len(grouped[1])
@@ -145,6 +138,32 @@ class HistogramBuilder:
         counts = np.concatenate([c for _, c in self._pending])
         self._pending = [group_rows(matrix, counts)]
         self._pending_rows = len(self._pending[0][1])
+
+
+def encode_frame(
+    chunk: pd.DataFrame,
+    columns: Sequence[str],
+    hierarchies: Sequence[Hierarchy],
+    *,
+    table: str | None = None,
+) -> np.ndarray:
+    """(rows, quasi-identifiers) matrix of leaf codes."""
+    _require_columns(chunk, columns, table)
+    parts = [h.encode(chunk[c]) for c, h in zip(columns, hierarchies, strict=True)]
+    return np.stack(parts, axis=1) if parts else np.empty((len(chunk), 0), dtype=np.int64)
+
+
+def _require_columns(chunk: pd.DataFrame, columns: Sequence[str], table: str | None) -> None:
+    missing = [c for c in columns if c not in chunk.columns]
+    if missing:
+        raise DataError(
+            f"{len(missing)} column(s) named by the guarantee are missing",
+            table=table,
+            column=missing[0],
+            check="k_anonymity",
+            reason="missing_column",
+            count=len(missing),
+        )
 
 
 def row_ids(matrix: np.ndarray) -> tuple[np.ndarray, int]:

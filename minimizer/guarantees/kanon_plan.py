@@ -13,12 +13,13 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from minimizer.errors import DataError
-from minimizer.guarantees.kanon_histogram import QIHistogram, lookup_rows, row_ids
+from minimizer.guarantees.kanon_histogram import QIHistogram, encode_frame, lookup_rows, row_ids
 from minimizer.guarantees.kanon_lattice import NodeStats, class_sizes
 from minimizer.guarantees.mondrian import MondrianCut
-from minimizer.hierarchy import TOP, Hierarchy
+from minimizer.hierarchy import TOP, Hierarchy, string_series
 
 __all__ = ["KAnonPlan", "Method", "Suppress", "full_domain_plan", "mondrian_plan"]
 
@@ -46,7 +47,7 @@ class KAnonPlan:
     table: np.ndarray
     radices: tuple[int, ...]
     suppress_row: np.ndarray
-    labels: tuple[np.ndarray, ...] | None = None
+    labels: tuple[tuple[pa.Array, np.ndarray], ...] | None = None  # distinct labels, code per row
 
     def apply(self, chunk: pd.DataFrame, *, suppress: Suppress = "mask") -> pd.DataFrame:
         """The chunk with its quasi-identifiers recoded and suppressed rows masked or dropped."""
@@ -57,10 +58,16 @@ class KAnonPlan:
             out[column] = out[column].where(~suppressed, TOP)
         return out
 
-    def recode(self, chunk: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-        """The recoded copy (before suppression) and the boolean mask of suppressed rows."""
+    def recode(
+        self, chunk: pd.DataFrame, *, codes: np.ndarray | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """The recoded copy (before suppression) and the boolean mask of suppressed rows.
+
+        ``codes``: the chunk's leaf codes when the caller has them already."""
         pairs = list(zip(self.columns, self.hierarchies, strict=True))
-        codes = np.stack([h.encode(chunk[c]) for c, h in pairs], axis=1)
+        if codes is None:
+            codes = encode_frame(chunk, self.columns, self.hierarchies)
+        leaf_codes = codes
         if self.levels is not None:
             levels = self.levels
             codes = np.stack(
@@ -79,11 +86,11 @@ class KAnonPlan:
         out = chunk.copy()
         for j, (column, h) in enumerate(pairs):
             if self.labels is not None:
-                values = self.labels[j][position]
-                out[column] = pd.Series(values, index=chunk.index, dtype="str")
+                names, label_codes = self.labels[j]
+                out[column] = string_series(names, label_codes[position], index=chunk.index)
             else:
-                level_labels = h.level_labels(self.levels[column])  # type: ignore[index]
-                out[column] = pd.Series(level_labels[codes[:, j]], index=chunk.index, dtype="str")
+                level = self.levels[column]  # type: ignore[index]
+                out[column] = h.labels_of(leaf_codes[:, j], level, index=chunk.index)
         return out, self.suppress_row[position]
 
 
@@ -140,5 +147,10 @@ def mondrian_plan(hist: QIHistogram, cut: MondrianCut, k: int, l: int) -> KAnonP
         table=hist.codes[first],
         radices=hist.radices,
         suppress_row=np.zeros(groups, dtype=bool),
-        labels=tuple(labels[first] for labels in cut.labels),
+        labels=tuple(_arrow_labels(labels[first]) for labels in cut.labels),
     )
+
+
+def _arrow_labels(labels: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    codes, uniques = pd.factorize(pd.Series(labels, dtype=object), use_na_sentinel=False)
+    return pa.array(list(uniques), type=pa.large_string()), codes.astype(np.int64)

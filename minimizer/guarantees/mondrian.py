@@ -87,42 +87,44 @@ def _partition(
     """Partition id of every histogram row."""
     scale = np.maximum(ordinals.max(axis=0) - ordinals.min(axis=0), 1).astype(float)
     part = np.zeros(len(ordinals), dtype=np.int64)
-    stack = [np.arange(len(ordinals))]
+    stack = [(np.arange(len(ordinals)), int(counts.sum()))]
     next_id = 0
     while stack:
-        idx = stack.pop()
-        sub = ordinals[idx]
-        low, high = sub.min(axis=0), sub.max(axis=0)
+        idx, total = stack.pop()
         cut = None
-        for dim in np.argsort(-(high - low) / scale, kind="stable").tolist():
-            if high[dim] == low[dim]:
-                break
-            values = sub[:, dim] - low[dim]
-            threshold = _best_cut(values, counts[idx], k, l, None if sens is None else sens[idx])
-            if threshold is not None:
-                cut = values <= threshold
-                break
+        if total >= 2 * k and len(idx) > 1:  # otherwise no cut can leave k rows on each side
+            sub = ordinals[idx]
+            low, high = sub.min(axis=0), sub.max(axis=0)
+            weights = counts[idx]
+            for dim in np.argsort((low - high) / scale, kind="stable").tolist():
+                if high[dim] == low[dim]:
+                    break
+                values = sub[:, dim] - low[dim]
+                found = _best_cut(values, weights, total, k, l, None if sens is None else sens[idx])
+                if found is not None:
+                    cut, left = values <= found[0], found[1]
+                    break
         if cut is None:
             part[idx] = next_id
             next_id += 1
         else:
-            stack += [idx[cut], idx[~cut]]
+            stack += [(idx[cut], left), (idx[~cut], total - left)]
     return part
 
 
 def _best_cut(
-    values: np.ndarray, weights: np.ndarray, k: int, l: int, sens: np.ndarray | None
-) -> int | None:
-    """The allowable threshold t (left half: values <= t) closest to the weighted median."""
-    mass = np.cumsum(np.bincount(values, weights=weights))[:-1]
-    total = float(weights.sum())
-    allowed = (mass >= k) & (total - mass >= k)
+    values: np.ndarray, weights: np.ndarray, total: int, k: int, l: int, sens: np.ndarray | None
+) -> tuple[int, int] | None:
+    """The allowable threshold t (left half: values <= t) closest to the weighted median, and
+    the rows it leaves on the left."""
+    mass = np.bincount(values, weights=weights).cumsum()[:-1]
+    allowed = (mass >= k) & (mass <= total - k)
     if sens is not None:
         allowed &= _diverse_cuts(values, sens, len(mass), l)
     if not allowed.any():
         return None
-    balance = np.where(allowed, np.abs(mass - total / 2), np.inf)
-    return int(np.argmin(balance))
+    threshold = int(np.argmin(np.where(allowed, np.abs(mass - total / 2), np.inf)))
+    return threshold, int(mass[threshold])
 
 
 def _diverse_cuts(values: np.ndarray, sens: np.ndarray, cuts: int, l: int) -> np.ndarray:

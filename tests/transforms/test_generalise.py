@@ -67,8 +67,15 @@ def test_postcode_prefix(ctx):
 def test_numeric_buckets_fixed_width_with_top_and_bottom_coding(ctx):
     t = NumericBucket(method="bucket", width=50, bottom=0, top=200)
     out = t.apply(frame(x=[-5, 0, 49.99, 50, 199, 200, 1e6, "n/a"]), "x", ctx)
-    assert out.values.tolist()[:7] == ["<0", "[0, 50)", "[0, 50)", "[50, 100)", "[150, 200)",
-                                       ">=200", ">=200"]
+    assert out.values.tolist()[:7] == [
+        "<0",
+        "[0, 50)",
+        "[0, 50)",
+        "[50, 100)",
+        "[150, 200)",
+        ">=200",
+        ">=200",
+    ]
     assert out.invalid.tolist() == [False] * 7 + [True]
 
 
@@ -85,8 +92,9 @@ def test_bucket_parameters_are_checked_when_the_policy_loads():
         NumericBucket(method="bucket", edges=(5, 1))
 
 
-@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=50),
-       st.integers(1, 1000))
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=50), st.integers(1, 1000)
+)
 def test_every_value_falls_in_its_own_bucket(values, width):
     from datetime import UTC, datetime
 

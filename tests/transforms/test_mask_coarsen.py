@@ -8,7 +8,9 @@ from minimizer.transforms.mask import Mask
 
 
 def test_mask_keeps_the_last_characters(ctx):
-    out = Mask(method="last", n=4).apply(pd.DataFrame({"p": ["+49301234567", "12", None]}), "p", ctx)
+    out = Mask(method="last", n=4).apply(
+        pd.DataFrame({"p": ["+49301234567", "12", None]}), "p", ctx
+    )
     assert out.values.tolist()[:2] == ["********4567", "12"]
     assert pd.isna(out.values[2])
 
@@ -24,8 +26,10 @@ def test_h3_cells_at_the_requested_resolution(ctx):
 
     df = pd.DataFrame({"lat": [52.520008, 48.856613], "lon": [13.404954, 2.352222]})
     out = Coarsen(method="h3", lat="lat", lon="lon", resolution=8).apply(df, "cell", ctx)
-    assert out.values.tolist() == [h3.latlng_to_cell(52.520008, 13.404954, 8),
-                                   h3.latlng_to_cell(48.856613, 2.352222, 8)]
+    assert out.values.tolist() == [
+        h3.latlng_to_cell(52.520008, 13.404954, 8),
+        h3.latlng_to_cell(48.856613, 2.352222, 8),
+    ]
     assert all(h3.get_resolution(c) == 8 for c in out.values)
 
 
