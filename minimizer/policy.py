@@ -268,7 +268,8 @@ def load_policy(path: str | Path) -> Policy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise PolicyError.single(file, f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line)
+        problem = getattr(exc, "problem", None) or "unreadable"
+        raise PolicyError.single(file, f"not valid YAML: {problem}", line=line) from None
     if not isinstance(doc, dict) or node is None:
         raise PolicyError.single(file, "a policy is a YAML mapping (purpose, sources, ...)")
     lines = _line_map(node)

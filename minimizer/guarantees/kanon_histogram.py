@@ -189,6 +189,12 @@ def group_rows(matrix: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.n
     spans = matrix.max(axis=0) + 2  # +1 for the shift that makes -1 a valid digit
     space = float(np.prod(spans.astype(float)))
     shift = int(counts.max()).bit_length()
+    if space <= 4 * len(matrix) + 65536:
+        # Small code space: one weighted bincount over it, no sort at all.
+        key = _pack(matrix + 1, spans.tolist())
+        summed = np.bincount(key, weights=counts, minlength=int(space)).astype(np.int64)
+        present = np.flatnonzero(summed)
+        return _unpack(present, spans) - 1, summed[present]
     if space < _PACK_LIMIT and int(space).bit_length() + shift <= 62:
         # Fast path: pack each row and its count into one int64, sort once, sum runs.
         key = _pack(matrix + 1, spans.tolist())

@@ -46,7 +46,7 @@ def _grid_labels(lat: np.ndarray, lon: np.ndarray, decimals: int) -> tuple[np.nd
     ulat, ulon = np.divmod(uniques, span)
     ulon = ulon - shift
     fmt = f"{{:.{decimals}f}},{{:.{decimals}f}}"
-    labels = [fmt.format(a / scale, b / scale) for a, b in zip(ulat.tolist(), ulon.tolist())]
+    labels = [fmt.format(a / scale, b / scale) for a, b in zip(ulat.tolist(), ulon.tolist(), strict=True)]
     return codes, labels
 
 
