@@ -18,6 +18,7 @@ __all__ = ["TIMESTAMP_DTYPE", "as_utc", "fetch_list", "in_window", "require_colu
 
 # One time type for every source, so chunks of a run concatenate and stage to one Arrow schema.
 TIMESTAMP_DTYPE = "datetime64[us, UTC]"
+_ISO_START = r"\d{4}-\d{2}-\d{2}"
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -53,14 +54,17 @@ def to_utc(values: pd.Series) -> pd.Series:
 
     Naive times are taken to be UTC. Text is parsed as ISO 8601 (a space or ``T`` between date
     and time, optional fraction and offset), the formats SQLite's own date functions accept.
-    Anything else (numbers, words, impossible dates) is ``NaT`` so the caller can count it.
+    Anything else (numbers, words such as "now", impossible dates) is ``NaT``, so the caller
+    can count it.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE)
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values.dt.tz_localize("UTC").astype(TIMESTAMP_DTYPE)
-    # Through text first: pandas would read a bare number as nanoseconds since 1970.
+    # Through text first: pandas would read a bare number as nanoseconds since 1970. Only text
+    # that starts like an ISO date is parsed: pandas also reads words such as "now".
     text = values.astype("str")
+    text = text.where(text.str.match(_ISO_START, na=False))
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
     return parsed.astype(TIMESTAMP_DTYPE)
 
