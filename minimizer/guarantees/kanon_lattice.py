@@ -79,20 +79,29 @@ def search_full_domain(hist: QIHistogram, k: int, max_suppressed: int, *, l: int
     class_bound = np.ones(size, dtype=float)
     for j, present in enumerate(lattice.present_values()):
         class_bound *= np.asarray(present, dtype=float)[levels[:, j]]
-    skipped = 0
+    # split_lb[x]: a lower bound on DM(x) from its evaluated parents (see child_bounds).
+    split_lb = np.zeros(size, dtype=float)
     for height in range(int(tops.sum()), -1, -1):
         layer = np.flatnonzero(heights == height)
         succ = layer[:, None] + strides[None, :]
         succ = np.where(levels[layer] < tops[None, :], succ, size)
         inherited = low_sup[succ].max(axis=1)
         for node, floor in zip(layer.tolist(), inherited.tolist(), strict=True):
+            low_sup[node] = floor
             limit = min(max_suppressed, best.discernibility // n) if best else max_suppressed
-            if floor > limit or (best and _cannot_win(n, floor, class_bound[node], best)):
-                low_sup[node] = floor
-                skipped += 1
+            if floor > limit:
+                continue  # infeasible, or n * suppressed alone exceeds the best DM
+            if best and (
+                split_lb[node] > best.discernibility
+                or _cannot_win(n, floor, class_bound[node], best)
+            ):
                 continue
-            stats = lattice.evaluate(tuple(levels[node].tolist()))
+            node_levels = tuple(levels[node].tolist())
+            stats = lattice.evaluate(node_levels)
             low_sup[node] = stats.suppressed
+            for j, bound in lattice.child_bounds(node_levels, lattice.sizes):
+                child = node - int(strides[j])
+                split_lb[child] = max(split_lb[child], bound)
             if stats.suppressed <= max_suppressed and (best is None or stats.rank() < best.rank()):
                 best = stats
     if best is None:
@@ -113,6 +122,20 @@ def _cannot_win(n: int, floor: int, classes: float, best: NodeStats) -> bool:
     return slack < 0 or (n - floor) ** 2 > slack * min(classes, n)
 
 
+def _fanout(lower: np.ndarray, upper: np.ndarray, leaves: np.ndarray) -> int:
+    """The most distinct ``lower``-level values present under one ``upper``-level value."""
+    present = np.unique(lower[leaves])
+    parents = upper[_first_leaf(lower)[present]]
+    return int(np.bincount(parents).max(initial=1))
+
+
+def _first_leaf(lut: np.ndarray) -> np.ndarray:
+    """For each code at a level, one leaf code that maps to it."""
+    first = np.empty(int(lut.max()) + 1, dtype=np.int64)
+    first[lut[::-1]] = np.arange(len(lut) - 1, -1, -1)
+    return first
+
+
 class _Lattice:
     """Evaluates nodes on the histogram, caching the projections it evaluates them from."""
 
@@ -128,9 +151,15 @@ class _Lattice:
         self._evaluated: dict[tuple[int, ...], NodeStats] = {}
         self._luts = [[h.level_codes(lv) for lv in range(h.depth)] for h in hist.hierarchies]
         self._cards = [[h.cardinality(lv) for lv in range(h.depth)] for h in hist.hierarchies]
+        self.sizes = np.empty(0, dtype=np.int64)  # class sizes of the last node evaluated
+        self._fanout = [
+            [_fanout(luts[lv], luts[lv + 1], hist.codes[:, j]) for lv in range(len(luts) - 1)]
+            for j, luts in enumerate(self._luts)
+        ]
 
     def evaluate(self, levels: tuple[int, ...]) -> NodeStats:
         if levels in self._evaluated:
+            self.sizes = np.empty(0, dtype=np.int64)  # no bounds from a repeat
             return self._evaluated[levels]
         dims = tuple(j for j, lv in enumerate(levels) if lv < self.tops[j])
         codes, counts, sens = self._projection(dims)
@@ -138,7 +167,23 @@ class _Lattice:
         cards = [self._cards[j][levels[j]] for j in dims]
         sizes, distinct = class_sizes(generalised, cards, counts, sens, self.l > 1)
         stats = self._evaluated[levels] = self._stats(levels, sizes, distinct)
+        self.sizes = sizes[sizes > 0]
         return stats
+
+    def child_bounds(self, levels: tuple[int, ...], sizes: np.ndarray) -> list[tuple[int, float]]:
+        """Lower bounds on the DM of each child (one level down in one quasi-identifier).
+
+        Going down in dimension j splits each class of size s into at most f pieces (f: the
+        most level-l values present under one level-(l+1) value), and every row costs at
+        least k (kept: class >= k; suppressed: n >= k), so a child's DM is at least
+        sum over classes of max(s^2 / f, k * s)."""
+        bounds: list[tuple[int, float]] = []
+        squares = sizes * sizes
+        for j, level in enumerate(levels):
+            if level > 0:
+                fan = self._fanout[j][level - 1]
+                bounds.append((j, float(np.maximum(squares / fan, self.k * sizes).sum())))
+        return bounds
 
     def present_values(self) -> list[list[int]]:
         """Per quasi-identifier and level, how many distinct generalised values occur."""

@@ -38,6 +38,17 @@ class AgeBand(Transform):
         topcode = f", {self.top}+ top-coded" if self.top else ""
         return f"age band of {self.width} years{topcode}"
 
+    def ladder(self, value: str) -> list[str]:
+        if value.endswith("+"):
+            return [value, "*"]
+        lower = int(value.split("-")[0])
+        rungs = [value]
+        for factor in (2, 4):
+            width = self.width * factor
+            start = lower // width * width
+            rungs.append(f"{start}-{start + width - 1}")
+        return [*dict.fromkeys(rungs), "*"]
+
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
         raw = frame[self.source_of(output)]
         if self.input == "age":

@@ -80,6 +80,14 @@ class Transform(BaseModel):
     def source_of(self, output: str) -> str:
         return self.inputs(output)[0]
 
+    def ladder(self, value: str) -> list[str]:
+        """Coarser labels for one published value, up to ``*``: the rungs k-anonymity may climb.
+
+        Level 0 is the value as published. Transforms that generalise know their own next
+        steps (a 10-year band becomes 20 years, a month a quarter); the rest only know ``*``.
+        """
+        return [value, "*"]
+
 
 REGISTRY: dict[tuple[str, str | None], type[Transform]] = {}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
@@ -47,6 +48,15 @@ class HierarchyLevel(Transform):
 
     def describe(self) -> str:
         return f"generalised to level {self.level} of the hierarchy {self.file.name}"
+
+    def ladder(self, value: str) -> list[str]:
+        # The rest of the hierarchy above the published level, read off any leaf under value.
+        h = self.hierarchy
+        labels = list(h.level_labels(self.level))
+        if value not in labels:
+            return [value, "*"]
+        leaf = int(np.flatnonzero(h.level_codes(self.level) == labels.index(value))[0])
+        return [str(h.level_labels(j)[h.level_codes(j)[leaf]]) for j in range(self.level, h.depth)]
 
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
         raw = frame[self.source_of(output)]

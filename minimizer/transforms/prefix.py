@@ -21,6 +21,10 @@ class Prefix(Transform):
     def describe(self) -> str:
         return f"first {self.keep} character(s) kept, the rest removed"
 
+    def ladder(self, value: str) -> list[str]:
+        shorter = [value[:n] for n in range(len(value) - 1, 0, -1)]
+        return [value, *shorter, "*"]
+
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
         values = frame[self.source_of(output)].astype("str")
         return Outcome(values.str.strip().str.slice(0, self.keep))

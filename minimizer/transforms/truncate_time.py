@@ -27,6 +27,19 @@ class TruncateTime(Transform):
     def describe(self) -> str:
         return f"truncated to the {self.method} (start of the period, UTC)"
 
+    def ladder(self, value: str) -> list[str]:
+        # Published as the start of the period (ISO); coarser rungs are labelled periods.
+        stamp = pd.Timestamp(value)
+        rungs = [value]
+        order = UNITS.index(self.method)
+        if order >= UNITS.index("day"):
+            rungs.append(f"{stamp:%Y-%m}")
+        if order >= UNITS.index("month"):
+            rungs.append(f"{stamp.year}-Q{stamp.quarter}")
+        if order >= UNITS.index("quarter"):
+            rungs.append(f"{stamp.year}")
+        return [*dict.fromkeys(rungs), "*"]
+
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
         stamps, invalid = to_utc_timestamp(frame[self.source_of(output)])
         if self.method == "hour":

@@ -4,21 +4,26 @@ Read with a pyarrow dataset scanner: only the requested columns, the time window
 twice (partition pruning on ``date`` and a row filter on the time column), record batches
 regrouped into frames of at most ``chunk_rows`` rows, so memory stays bounded.
 
-- The ``date`` partition key is read as text and is one of the source's columns.
-- Pruning keeps a day of margin on each side, and partitions whose name is not a date are
-  always read: the partition is a hint, the time column decides.
+- ``date`` is the UTC day of the events in the folder. It is read as text and is one of the
+  source's columns.
+- Pruning keeps a day of margin on each side (a late or early event in a neighbouring folder is
+  still found), and folders whose name is not a date are always read: the folder is a hint,
+  the time column decides.
+- A row whose time is null or unparseable (``NaT``) is returned by the windows that cover its
+  folder's day, so consecutive daily windows return it exactly once.
 - The schema is the union of every file's schema (a column added on a later day is null on
   earlier days), read once per ``EventSource`` object.
-- Integers come back as nullable ``Int*``, booleans as ``boolean``, text as ``str``, the time
-  column as ``datetime64[us, UTC]`` (naive times are UTC; text that does not parse is ``NaT``,
-  and rows with a null or unparseable time are kept in every window). ``date32`` columns come
-  back as ``datetime.date`` objects.
+- Integers come back as nullable ``Int*``, booleans as ``boolean``, text as ``str``, every
+  timestamp as ``datetime64[us, UTC]`` (naive times are UTC), a text time column parsed as ISO
+  8601 (``NaT`` when it does not parse), ``date32`` columns as ``datetime.date`` objects.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import reduce
 from pathlib import Path
 
 import pandas as pd
@@ -31,10 +36,12 @@ from minimizer.io.sources._common import as_utc, fetch_list, in_window, require_
 
 __all__ = ["EventSource"]
 
-_PARTITION = pa.schema([("date", pa.string())])
+_PARTITION_KEY = "date"
+_PARTITION = pa.schema([(_PARTITION_KEY, pa.string())])
 _PARTITIONING = ds.partitioning(_PARTITION, flavor="hive")
 _DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
 _MARGIN = timedelta(days=1)
+_TICK = timedelta(microseconds=1)  # ``until`` is exclusive
 
 # Arrow -> pandas dtypes that keep nulls without turning integers into floats, so every chunk
 # of a run has the same dtypes (and stages to the same Arrow schema).
@@ -47,16 +54,32 @@ _PANDAS_TYPES: dict[pa.DataType, object] = {
 }
 
 
+def _day_bounds(
+    since: datetime | None, until: datetime | None, margin: timedelta
+) -> tuple[str | None, str | None]:
+    """First and last ``date`` folder (inclusive, as text) that a window touches."""
+    first = (as_utc(since) - margin).date().isoformat() if since is not None else None
+    last = (as_utc(until) - _TICK + margin).date().isoformat() if until is not None else None
+    return first, last
+
+
 def _partition_filter(since: datetime | None, until: datetime | None) -> ds.Expression:
-    day = ds.field("date")
-    keep = ~pc.match_substring_regex(day, _DATE_TEXT)
-    bounds = []
-    if since is not None:
-        bounds.append(day >= (as_utc(since) - _MARGIN).date().isoformat())
-    if until is not None:
-        bounds.append(day <= (as_utc(until) + _MARGIN).date().isoformat())
-    inside = bounds[0] if len(bounds) == 1 else bounds[0] & bounds[1]
-    return keep | inside
+    day = ds.field(_PARTITION_KEY)
+    first, last = _day_bounds(since, until, _MARGIN)
+    bounds = [day >= first] if first is not None else []
+    bounds += [day <= last] if last is not None else []
+    return ~pc.match_substring_regex(day, _DATE_TEXT) | reduce(operator.and_, bounds)
+
+
+def _in_days(days: pd.Series, since: datetime | None, until: datetime | None) -> pd.Series:
+    """Rows whose folder is a day of the window (no margin), or is not a date at all."""
+    first, last = _day_bounds(since, until, timedelta(0))
+    inside = pd.Series(True, index=days.index)
+    if first is not None:
+        inside &= days >= first
+    if last is not None:
+        inside &= days <= last
+    return inside | ~days.str.match(_DATE_TEXT, na=False)
 
 
 def _time_filter(
@@ -71,13 +94,9 @@ def _time_filter(
         value = utc if field.type.tz is not None else utc.replace(tzinfo=None)
         return pa.scalar(value, type=field.type)
 
-    parts = []
-    if since is not None:
-        parts.append(column >= bound(since))
-    if until is not None:
-        parts.append(column < bound(until))
-    inside = parts[0] if len(parts) == 1 else parts[0] & parts[1]
-    return inside | column.is_null()
+    bounds = [column >= bound(since)] if since is not None else []
+    bounds += [column < bound(until)] if until is not None else []
+    return reduce(operator.and_, bounds) | column.is_null()
 
 
 def _regroup(batches: Iterator[pa.RecordBatch], schema: pa.Schema, rows: int) -> Iterator[pa.Table]:
@@ -155,6 +174,8 @@ class EventSource:
         require_columns(self.name, dataset.schema.names, fetch)
         condition = None
         if time_column is not None and (since is not None or until is not None):
+            # The folder day is needed to place rows with an unknown time (see module doc).
+            fetch = fetch if _PARTITION_KEY in fetch else [*fetch, _PARTITION_KEY]
             condition = _partition_filter(since, until)
             rows = _time_filter(dataset.schema.field(time_column), since, until)
             condition = condition if rows is None else condition & rows
@@ -175,8 +196,10 @@ class EventSource:
         try:
             for table in _regroup(scanner.to_batches(), schema, chunk_rows):
                 frame = self._frame(table, time_column)
-                if time_column is not None:
-                    frame = frame[in_window(frame[time_column], since, until)]
+                if time_column is not None and (since is not None or until is not None):
+                    times = frame[time_column]
+                    placed = times.notna() | _in_days(frame[_PARTITION_KEY], since, until)
+                    frame = frame[in_window(times, since, until) & placed]
                 if len(frame):
                     produced = True
                     yield frame[wanted].reset_index(drop=True)
@@ -188,6 +211,7 @@ class EventSource:
     @staticmethod
     def _frame(table: pa.Table, time_column: str | None) -> pd.DataFrame:
         frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
-        if time_column is not None:
-            frame[time_column] = to_utc(frame[time_column])
+        stamps = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
+        for name in dict.fromkeys([*stamps, *([time_column] if time_column else [])]):
+            frame[name] = to_utc(frame[name])
         return frame
