@@ -15,10 +15,12 @@ with a plain group-by, failing closed if that independent check disagrees.
 
 >>> from minimizer.hierarchy import Hierarchy
 >>> h = Hierarchy.numeric_bands(0, 99, [10, 50])
->>> frame = pd.DataFrame({"age": [21, 23, 25, 27, 61, 62, 64, 68, 90]})
->>> result = k_anonymise(frame, {"age": h}, k=4, max_suppression=0.2)
->>> result.levels, result.suppressed, result.frame["age"].tolist()
-({'age': 1}, 1, ['20-29', '20-29', '20-29', '20-29', '60-69', '60-69', '60-69', '60-69', '*'])
+>>> frame = pd.DataFrame({"age": [21, 23, 25, 27, 41, 42, 44, 48, 61, 62, 64, 68, 90]})
+>>> result = k_anonymise(frame, {"age": h}, k=4, max_suppression=0.1)
+>>> result.levels, result.suppressed, result.classes, result.discernibility
+({'age': 1}, 1, 3, 61)
+>>> result.frame["age"].tolist()[-5:]
+['60-69', '60-69', '60-69', '60-69', '*']
 """
 
 from __future__ import annotations
@@ -184,7 +186,7 @@ def _verify(kept: pd.DataFrame, plan: KAnonPlan, sensitive: Sequence[str]) -> No
         raise GuaranteeError(
             f"internal check failed: {small} released class(es) below k={plan.k}"
             + (f" or below l={plan.l}" if plan.l > 1 else ""),
-            check="k_anonymity",
+            check="l_diversity" if plan.l > 1 else "k_anonymity",
             reason="self_check_failed",
             count=small,
         )

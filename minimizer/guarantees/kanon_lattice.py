@@ -109,7 +109,7 @@ def search_full_domain(hist: QIHistogram, k: int, max_suppressed: int, *, l: int
             f"no generalisation reaches k={k}"
             + (f" with l={l}" if l > 1 else "")
             + f" within the suppression budget of {max_suppressed} of {n} row(s)",
-            check="k_anonymity",
+            check="l_diversity" if l > 1 else "k_anonymity",
             reason="k_unreachable",
             count=n,
         )
@@ -230,8 +230,9 @@ class _Lattice:
     def _projection(
         self, dims: tuple[int, ...]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """The histogram grouped on ``dims`` (and the sensitive codes), from its smallest
-        cached refinement."""
+        """The histogram grouped on ``dims`` (and the sensitive codes), from its smallest cached
+        refinement, so every node with the same fully-generalised dimensions is evaluated from
+        far fewer rows than the full histogram."""
         if dims in self._projections:
             return self._projections[dims]
         wanted = set(dims)
@@ -239,14 +240,13 @@ class _Lattice:
             ((d, p) for d, p in self._projections.items() if wanted <= set(d)),
             key=lambda item: len(item[1][1]),
         )
-        columns = [source_dims.index(j) for j in dims]
-        matrix = codes[:, columns]
-        if sens is not None and self.l > 1:
+        matrix = codes[:, [source_dims.index(j) for j in dims]]
+        diverse = sens is not None and self.l > 1
+        if diverse:
             matrix = np.concatenate([matrix, sens], axis=1)
         grouped, summed = group_rows(matrix, counts)
         width = len(dims)
-        extra = grouped[:, width:] if sens is not None and self.l > 1 else None
-        projection = (grouped[:, :width], summed, extra)
+        projection = (grouped[:, :width], summed, grouped[:, width:] if diverse else None)
         self._projections[dims] = projection
         return projection
 

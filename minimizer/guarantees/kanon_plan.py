@@ -147,10 +147,7 @@ def mondrian_plan(hist: QIHistogram, cut: MondrianCut, k: int, l: int) -> KAnonP
         table=hist.codes[first],
         radices=hist.radices,
         suppress_row=np.zeros(groups, dtype=bool),
-        labels=tuple(_arrow_labels(labels[first]) for labels in cut.labels),
+        labels=tuple(
+            (pa.array(names, type=pa.large_string()), codes[first]) for names, codes in cut.labels
+        ),
     )
-
-
-def _arrow_labels(labels: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    codes, uniques = pd.factorize(pd.Series(labels, dtype=object), use_na_sentinel=False)
-    return pa.array(list(uniques), type=pa.large_string()), codes.astype(np.int64)

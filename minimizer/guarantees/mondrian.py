@@ -37,7 +37,9 @@ __all__ = ["MondrianCut", "mondrian"]
 class MondrianCut:
     """The released label of every histogram row, and the resulting class statistics."""
 
-    labels: tuple[np.ndarray, ...]  # per quasi-identifier: label (str or None) per histogram row
+    # Per quasi-identifier: the distinct released labels (None: missing), and the index of
+    # each histogram row's label among them.
+    labels: tuple[tuple[list[str | None], np.ndarray], ...]
     classes: int
     min_class: int
     discernibility: int
@@ -61,17 +63,22 @@ def mondrian(hist: QIHistogram, k: int, *, l: int = 1) -> MondrianCut:
         )
     ordinals = np.stack([h.order[hist.codes[:, j]] for j, h in enumerate(hist.hierarchies)], 1)
     part = _partition(ordinals, hist.counts, k, l, sens)
-    frame = pd.DataFrame(ordinals).groupby(part)
-    lows, highs = frame.min().to_numpy(), frame.max().to_numpy()
+    order = np.argsort(part, kind="stable")
+    starts = np.flatnonzero(np.diff(part[order], prepend=-1))
+    lows = np.minimum.reduceat(ordinals[order], starts, axis=0)
+    highs = np.maximum.reduceat(ordinals[order], starts, axis=0)
     labels = []
     for j, h in enumerate(hist.hierarchies):
-        spans = pd.factorize(pd.MultiIndex.from_arrays([lows[:, j], highs[:, j]]))
-        names = np.array([_label(h, int(a), int(b)) for a, b in spans[1]], dtype=object)
-        labels.append(names[spans[0]][part])
+        # Label each distinct (low, high) range once, then share equal labels.
+        span_of_part, spans = pd.factorize(pd.MultiIndex.from_arrays([lows[:, j], highs[:, j]]))
+        distinct: dict[str | None, int] = {}
+        name_of_span = np.array(
+            [distinct.setdefault(_label(h, int(a), int(b)), len(distinct)) for a, b in spans]
+        )
+        labels.append((list(distinct), name_of_span[span_of_part][part]))
     # Distinct partitions almost always get distinct labels; where two do not, they are one
     # released class, so the statistics are taken over the labels.
-    codes = np.stack([pd.factorize(pd.Series(lab), use_na_sentinel=False)[0] for lab in labels], 1)
-    cls, groups = row_ids(codes)
+    cls, groups = row_ids(np.stack([codes for _, codes in labels], axis=1))
     sizes = np.bincount(cls, weights=hist.counts, minlength=groups).astype(np.int64)
     return MondrianCut(
         labels=tuple(labels),
@@ -84,60 +91,122 @@ def mondrian(hist: QIHistogram, k: int, *, l: int = 1) -> MondrianCut:
 def _partition(
     ordinals: np.ndarray, counts: np.ndarray, k: int, l: int, sens: np.ndarray | None
 ) -> np.ndarray:
-    """Partition id of every histogram row."""
+    """Partition id of every histogram row.
+
+    All open partitions are cut together, one round per depth of the recursion: each round is
+    a handful of whole-array numpy operations (sort rows by partition and value, cumulative
+    weights, pick the best allowable threshold per partition), never a loop over partitions.
+    """
     scale = np.maximum(ordinals.max(axis=0) - ordinals.min(axis=0), 1).astype(float)
     part = np.zeros(len(ordinals), dtype=np.int64)
-    stack = [(np.arange(len(ordinals)), int(counts.sum()))]
-    next_id = 0
-    while stack:
-        idx, total = stack.pop()
-        cut = None
-        if total >= 2 * k and len(idx) > 1:  # otherwise no cut can leave k rows on each side
-            sub = ordinals[idx]
-            low, high = sub.min(axis=0), sub.max(axis=0)
-            weights = counts[idx]
-            for dim in np.argsort((low - high) / scale, kind="stable").tolist():
-                if high[dim] == low[dim]:
-                    break
-                values = sub[:, dim] - low[dim]
-                found = _best_cut(values, weights, total, k, l, None if sens is None else sens[idx])
-                if found is not None:
-                    cut, left = values <= found[0], found[1]
-                    break
-        if cut is None:
-            part[idx] = next_id
-            next_id += 1
-        else:
-            stack += [(idx[cut], left), (idx[~cut], total - left)]
-    return part
+    total = np.array([int(counts.sum())], dtype=np.int64)
+    while True:
+        rows = np.flatnonzero(total[part] >= 2 * k)  # smaller partitions cannot be cut
+        if len(rows) == 0:
+            return part
+        rows = rows[np.argsort(part[rows], kind="stable")]
+        starts = np.flatnonzero(np.diff(part[rows], prepend=-1))
+        owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(rows))))
+        parts = part[rows[starts]]
+        sub = ordinals[rows]
+        low = np.minimum.reduceat(sub, starts, axis=0)
+        widths = (np.maximum.reduceat(sub, starts, axis=0) - low) / scale
+        preference = np.argsort(-widths, axis=1, kind="stable")
+        cut_dim = np.full(len(starts), -1)
+        cut_at = np.zeros(len(starts), dtype=np.int64)
+        cut_left = np.zeros(len(starts), dtype=np.int64)
+        pending = np.ones(len(starts), dtype=bool)
+        for attempt in range(ordinals.shape[1]):
+            dims = preference[:, attempt]
+            # Widths are sorted: once the preferred width is 0, every later one is too.
+            pending &= widths[np.arange(len(starts)), dims] > 0
+            if not pending.any():
+                break
+            found = _best_cuts(sub, rows, owner, dims, pending, total[parts], counts, k, l, sens)
+            chosen, at, left = found
+            cut_dim[chosen], cut_at[chosen], cut_left[chosen] = dims[chosen], at, left
+            pending[chosen] = False
+        split = cut_dim >= 0
+        if not split.any():
+            return part
+        # The right half of every cut partition gets a new id; the left half keeps the old one.
+        new_ids = np.full(len(starts), -1)
+        new_ids[split] = len(total) + np.arange(int(split.sum()))
+        on_split = split[owner]
+        right = on_split & (sub[np.arange(len(rows)), cut_dim[owner]] > cut_at[owner])
+        part[rows[right]] = new_ids[owner[right]]
+        old_totals = total[parts[split]]
+        total[parts[split]] = cut_left[split]
+        total = np.append(total, old_totals - cut_left[split])
 
 
-def _best_cut(
-    values: np.ndarray, weights: np.ndarray, total: int, k: int, l: int, sens: np.ndarray | None
-) -> tuple[int, int] | None:
-    """The allowable threshold t (left half: values <= t) closest to the weighted median, and
-    the rows it leaves on the left."""
-    mass = np.bincount(values, weights=weights).cumsum()[:-1]
-    allowed = (mass >= k) & (mass <= total - k)
+def _best_cuts(
+    sub: np.ndarray,
+    rows: np.ndarray,
+    owner: np.ndarray,
+    dims: np.ndarray,
+    pending: np.ndarray,
+    totals: np.ndarray,
+    counts: np.ndarray,
+    k: int,
+    l: int,
+    sens: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each pending partition, along its preferred dimension, the allowable threshold
+    closest to the weighted median: (partitions that have one, threshold, rows left of it)."""
+    positions = np.flatnonzero(pending[owner])
+    who = owner[positions]
+    values = sub[positions, dims[who]]
+    order = np.lexsort((values, who))
+    positions, who, values = positions[order], who[order], values[order]
+    weights = counts[rows[positions]]
+    running = np.cumsum(weights)
+    new_part = np.diff(who, prepend=-1) != 0
+    before = (running - weights)[new_part]
+    left = running - np.repeat(before, np.diff(np.append(np.flatnonzero(new_part), len(who))))
+    last_of_value = np.append((np.diff(who) != 0) | (np.diff(values) != 0), True)
+    last_of_part = np.append(np.diff(who) != 0, True)
+    candidates = np.flatnonzero(last_of_value & ~last_of_part)
+    mass = left[candidates]
+    size = totals[who[candidates]]
+    allowed = (mass >= k) & (size - mass >= k)
     if sens is not None:
-        allowed &= _diverse_cuts(values, sens, len(mass), l)
-    if not allowed.any():
-        return None
-    threshold = int(np.argmin(np.where(allowed, np.abs(mass - total / 2), np.inf)))
-    return threshold, int(mass[threshold])
+        allowed &= _diverse(candidates, who, values, sens[rows[positions]], l)
+    candidates, mass, size = candidates[allowed], mass[allowed], size[allowed]
+    # Per partition, the candidate with the smallest imbalance (ties: the lower threshold).
+    order = np.lexsort((candidates, np.abs(2 * mass - size), who[candidates]))
+    candidates, mass = candidates[order], mass[order]
+    first = np.diff(who[candidates], prepend=-1) != 0
+    return who[candidates][first], values[candidates][first], mass[first]
 
 
-def _diverse_cuts(values: np.ndarray, sens: np.ndarray, cuts: int, l: int) -> np.ndarray:
-    """For every threshold, whether both halves keep l distinct values of each attribute."""
-    ok = np.ones(cuts, dtype=bool)
+def _diverse(
+    candidates: np.ndarray, who: np.ndarray, values: np.ndarray, sens: np.ndarray, l: int
+) -> np.ndarray:
+    """Whether each candidate threshold leaves l distinct values of every sensitive attribute
+    on both sides (rows are sorted by partition, then value)."""
+    span = int(values.max(initial=0)) + 2
+    ok = np.ones(len(candidates), dtype=bool)
+    at = who[candidates] * span + values[candidates]
+    start = who[candidates] * span
     for column in sens.T:
-        present = column >= 0
-        frame = pd.DataFrame({"s": column[present], "v": values[present]}).groupby("s")["v"]
-        first, last = frame.min().to_numpy(), frame.max().to_numpy()
-        # A value is on the left of threshold t if it first occurs at or before t, and on the
-        # right if it last occurs after t.
-        left = np.cumsum(np.bincount(first, minlength=cuts + 1))[:-1]
-        right = len(last) - np.cumsum(np.bincount(last, minlength=cuts + 1))[:-1]
+        present = np.flatnonzero(column >= 0)
+        pair = who[present] * (int(column.max(initial=0)) + 1) + column[present]
+        order = np.argsort(pair, kind="stable")  # within a pair, rows stay in value order
+        pair, rows = pair[order], present[order]
+        bounds = np.flatnonzero(np.diff(pair, prepend=-1))
+        firsts = rows[bounds]
+        lasts = rows[np.append(bounds[1:], len(rows)) - 1]
+        # A sensitive value is left of threshold t if it first occurs at or before t, and
+        # right of it if it last occurs after t.
+        first_key = np.sort(who[firsts] * span + values[firsts])
+        last_key = np.sort(who[lasts] * span + values[lasts])
+        end = start + span
+        left = np.searchsorted(first_key, at, "right") - np.searchsorted(first_key, start)
+        in_part = np.searchsorted(last_key, end) - np.searchsorted(last_key, start)
+        right = in_part - (
+            np.searchsorted(last_key, at, "right") - np.searchsorted(last_key, start)
+        )
         ok &= (left >= l) & (right >= l)
     return ok
 
@@ -156,12 +225,25 @@ def _labeller(h: Hierarchy):  # type: ignore[no-untyped-def]
     ranking = np.argsort(h.order[:-1])  # leaf code at each ordinal position
     leaves = np.asarray(h.leaves, dtype=object)[ranking]
     null = h.null_code
-    top = h.depth - 1
-    # Per level: the node at each position, and the first and last position of each node.
-    nodes = [h.level_codes(level)[ranking] for level in range(1, top)]
-    starts = [pd.Series(np.arange(len(ranking))).groupby(c).min().to_numpy() for c in nodes]
-    ends = [pd.Series(np.arange(len(ranking))).groupby(c).max().to_numpy() for c in nodes]
-    names = [h.level_labels(level) for level in range(1, top)]
+    # Per level above the leaves: the node at each position, and where each node starts and
+    # ends. A node whose leaves are not contiguous on the axis (possible in numeric order) never
+    # labels a range: its label would claim values it does not hold.
+    positions = pd.Series(np.arange(len(ranking)))
+    tiles: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for level in range(h.depth - 2, 0, -1):  # highest first
+        nodes = h.level_codes(level)[ranking]
+        grouped = positions.groupby(nodes)
+        first, last = grouped.min().to_numpy(), grouped.max().to_numpy()
+        last = np.where(grouped.size().to_numpy() == last - first + 1, last, -1)
+        tiles.append((nodes, first, last, h.level_labels(level)))
+
+    def node_at(position: int, high: int) -> tuple[str, int] | None:
+        """The largest contiguous node starting at ``position`` and ending by ``high``."""
+        for nodes, first, last, names in tiles:
+            node = nodes[position]
+            if first[node] == position and 0 <= last[node] <= high:
+                return str(names[node]), int(last[node])
+        return None
 
     @lru_cache(maxsize=None)
     def label(low: int, high: int) -> str | None:
@@ -172,18 +254,15 @@ def _labeller(h: Hierarchy):  # type: ignore[no-untyped-def]
         if low == 0 and high == len(leaves) - 1:
             return TOP
         if h.is_numeric:
+            exact = node_at(low, high)
+            if exact is not None and exact[1] == high:
+                return exact[0]
             return f"{leaves[low]}-{leaves[high]}"
         parts, position = [], low
         while position <= high:
-            # The largest hierarchy node that starts here and ends inside the range.
-            part, step = str(leaves[position]), position + 1
-            for level in range(len(nodes) - 1, -1, -1):
-                node = nodes[level][position]
-                if starts[level][node] == position and ends[level][node] <= high:
-                    part, step = str(names[level][node]), int(ends[level][node]) + 1
-                    break
-            parts.append(part)
-            position = step
+            found = node_at(position, high) or (str(leaves[position]), position)
+            parts.append(found[0])
+            position = found[1] + 1
         return "|".join(parts)
 
     return label

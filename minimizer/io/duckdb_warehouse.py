@@ -21,6 +21,7 @@ from minimizer.io.warehouse import (
     AUDIT_SCHEMA,
     AUDIT_TABLE,
     DIALECTS,
+    Execute,
     TableLoad,
     WarehouseError,
     WarehouseLockedError,
@@ -29,7 +30,7 @@ from minimizer.io.warehouse import (
     audit_params,
     audit_select_sql,
     audit_upsert_sql,
-    check_files,
+    check_loads,
     comment_sql,
     count_sql,
     create_table_sql,
@@ -161,9 +162,7 @@ class DuckDBWarehouse:
         """Load every table, apply retention and record the audit row in one transaction.
         Returns the rows of each table after the load. On any failure nothing changes."""
         params = audit_params(audit)
-        for load in tables:
-            check_files(load)
-            create_table_sql(schema, load, _D)  # unsupported types fail before any SQL
+        check_loads(schema, tables, _D)
         self._ensure_audit()
         current: str | None = None
         counts: dict[str, int] = {}
@@ -261,6 +260,24 @@ class DuckDBWarehouse:
                 table=table,
                 column=column,
                 reason="delete_failed",
+                cause=type(exc).__name__,
+            ) from None
+
+    @contextmanager
+    def atomic(self) -> Iterator[Execute]:
+        """One transaction for work spanning schemas (erasure, re-keying): every statement run
+        through the yielded function commits together, or none does (any exception rolls back)."""
+
+        def execute(sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+            return self._execute(sql, list(params) or None)
+
+        try:
+            with self._transaction():
+                yield execute
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                "transaction failed; nothing was changed",
+                reason="transaction_failed",
                 cause=type(exc).__name__,
             ) from None
 

@@ -24,6 +24,7 @@ from minimizer.io.warehouse import (
     AUDIT_SCHEMA,
     AUDIT_TABLE,
     DIALECTS,
+    Execute,
     TableLoad,
     WarehouseError,
     as_utc,
@@ -31,7 +32,7 @@ from minimizer.io.warehouse import (
     audit_params,
     audit_select_sql,
     audit_upsert_sql,
-    check_files,
+    check_loads,
     comment_sql,
     count_sql,
     create_table_sql,
@@ -167,9 +168,7 @@ class PostgresWarehouse:
         """Load every table, apply retention and record the audit row in one transaction.
         Returns the rows of each table after the load. On any failure nothing changes."""
         params = audit_params(audit)
-        for load in tables:
-            check_files(load)
-            create_table_sql(schema, load, _D)  # unsupported types fail before any SQL
+        check_loads(schema, tables, _D)
         self._ensure_audit()
         current: str | None = None
         counts: dict[str, int] = {}
@@ -286,6 +285,27 @@ class PostgresWarehouse:
                 table=table,
                 column=column,
                 reason="delete_failed",
+                cause=_cause(exc),
+            ) from None
+
+    @contextmanager
+    def atomic(self) -> Iterator[Execute]:
+        """One transaction for work spanning schemas (erasure, re-keying): every statement run
+        through the yielded function commits together, or none does (any exception rolls back)."""
+        try:
+            with self._transaction() as cursor:
+
+                def execute(sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+                    cursor.execute(sql, list(params) or None)
+                    if cursor.description is not None:
+                        return cursor.fetchall()
+                    return [(cursor.rowcount,)] if cursor.rowcount >= 0 else []
+
+                yield execute
+        except psycopg.Error as exc:
+            raise WarehouseError(
+                "transaction failed; nothing was changed",
+                reason="transaction_failed",
                 cause=_cause(exc),
             ) from None
 

@@ -14,7 +14,8 @@ always travel as bound parameters. Engines live in ``duckdb_warehouse`` and
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "AUDIT_TABLE",
     "DIALECTS",
     "Dialect",
+    "Execute",
     "TableLoad",
     "Warehouse",
     "WarehouseError",
@@ -45,7 +47,7 @@ AUDIT_SCHEMA = "minimizer_audit"
 AUDIT_TABLE = "runs"
 
 
-@dataclass
+@dataclass(eq=False)  # identity equality and hashing, as for any exception
 class WarehouseError(MinimizerError):
     """The warehouse cannot be opened, read or written. Names and counts only, never values:
     the database's own message can quote data, so only its type (``cause``) is kept."""
@@ -74,7 +76,7 @@ class WarehouseError(MinimizerError):
         return f"{self.message} [{described}]"
 
 
-@dataclass
+@dataclass(eq=False)
 class WarehouseLockedError(WarehouseError):
     """Another process or writer holds the warehouse (a DuckDB file takes one writer)."""
 
@@ -127,6 +129,12 @@ class TableLoad:
             raise WarehouseError("; ".join(problems), table=self.table, reason="invalid_load")
 
 
+# What ``Warehouse.atomic()`` yields: run one statement (target placeholders, bound values) inside
+# the open transaction and get its rows. A DELETE/UPDATE/INSERT without RETURNING gives
+# ``[(rows affected,)]``; DDL gives ``[]``.
+Execute = Callable[[str, Sequence[object]], list[tuple[object, ...]]]
+
+
 @runtime_checkable
 class Warehouse(Protocol):
     """What the pipeline needs from a warehouse. See ``docs/warehouses.md``."""
@@ -139,6 +147,7 @@ class Warehouse(Protocol):
     def record_audit(self, audit: Mapping[str, object]) -> None: ...
     def delete_rows(self, schema: str, table: str, column: str, values: Sequence[str]) -> int: ...
     def apply_retention(self, schema: str, table: str, column: str, cutoff: datetime) -> int: ...
+    def atomic(self) -> AbstractContextManager[Execute]: ...
     def tables(self) -> list[tuple[str, str]]: ...
     def read(self, schema: str, table: str) -> pd.DataFrame: ...
     def column_comments(self, schema: str, table: str) -> dict[str, str]: ...
@@ -420,6 +429,23 @@ def frame_from_rows(names: Sequence[str], rows: Sequence[Sequence[object]]) -> p
 def as_utc(moment: datetime) -> datetime:
     """An aware UTC datetime; naive datetimes are taken to be UTC already."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def check_loads(schema: str, tables: Sequence[TableLoad], dialect: Dialect) -> None:
+    """Every check that needs no database, run before a load's transaction opens."""
+    ident(schema, dialect)
+    names = [load.table for load in tables]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise WarehouseError(
+            "a load names a table twice",
+            schema=schema,
+            table=", ".join(repeated),
+            reason="invalid_load",
+        )
+    for load in tables:
+        create_table_sql(schema, load, dialect)  # unmapped types and bad names fail here
+        check_files(load)
 
 
 def check_files(load: TableLoad) -> None:

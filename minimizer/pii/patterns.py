@@ -56,7 +56,9 @@ def _whole(pattern: str, flags: int = 0) -> re.Pattern[str]:
 
 # --- e-mail ---------------------------------------------------------------------------------
 # Deliberately loose (no RFC 5322 subtleties): a leak gate prefers recall.
-EMAIL = _whole(r"[\w.%+-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*\.[^\W\d_]{2,}")
+# The lookbehind makes a match start where a local part starts: without it, every position
+# of a long dotted run would rescan the run for an "@" (quadratic time).
+EMAIL = _whole(r"(?<![\w.%+-])[\w.%+-]+@[^\W_][\w-]*(?:\.[^\W_][\w-]*)*\.[^\W\d_]{2,}")
 EMAIL_HINT = r"@"
 
 
@@ -111,19 +113,22 @@ IPV6_HINT = r":[0-9A-Fa-f]{0,4}:"
 _PHONE_FORMS = (
     # North American: 958-868-3449, (783)703-8836, 881.428.6570, +1-303-228-9218, 9588683449
     r"(?:(?:\+1|001)[ .-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .-]?)[2-9][0-9]{2}[ .-]?[0-9]{4}",
-    # international: +49 30 1234567, +49(0)5868 344978, +33 (0)3 44 41 58 68, 0049 30 123456
-    r"(?:\+|00)[1-9][0-9]{0,3}(?:[ .-]?\(0\))?(?:[ ./-]?\(?[0-9]{1,6}\)?){1,7}",
+    # international: +49 30 1234567, +49(0)5868 344978, +33 (0)3 44 41 58 68, 0049 30 123456.
+    # One way to read each character (a digit, one separator before a digit, or a bracketed
+    # group), so a long digit run followed by a letter fails in linear time, not exponential.
+    r"(?:\+|00)[1-9](?:[0-9]|[ ./-](?=[0-9(])|\([0-9]{1,5}\))+",
     # French national: 01 23 45 67 89, 01.23.45.67.89, 0123456789 (one separator throughout)
     r"0[1-9](?P<fs>[ .-]?)[0-9]{2}(?:(?P=fs)[0-9]{2}){3}",
-    # German (and similar) national: 030 12345678, (03740) 68124, 0171-1234567, 030/123456
-    r"\(?0[1-9][0-9]{1,4}\)?(?:[ /-]?[0-9]{2,8}){1,4}",
+    # German (and similar) national: 030 12345678, (03740) 68124, 0171-1234567, 030/123456;
+    # "00..." is an international prefix unless the brackets say it is an area code
+    r"(?:\(0[0-9]{1,5}\)|0[1-9][0-9]{1,4})(?:[ /-]?[0-9]){4,12}",
 )
 PHONE = _whole(
     r"(?<![\w+.,/-])(?:"
     + "|".join(_PHONE_FORMS)
     + r")(?:[ ]?(?:x|ext\.?|Durchwahl|poste)[ ]?[0-9]{1,6})?(?![0-9A-Za-z]|[.,/-][0-9])"
 )
-PHONE_HINT = r"[0-9][0-9]"
+PHONE_HINT = r"[0-9][ ./()-]{0,2}[0-9]"  # digits at most one separator (or " (") apart
 
 
 # --- street addresses -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from minimizer.errors import MinimizerError
-from minimizer.io import ARROW_TYPES, TableLoad, WarehouseError, WarehouseLockedError
+from minimizer.io import ARROW_TYPES, TableLoad, Warehouse, WarehouseError, WarehouseLockedError
 from minimizer.io import open_warehouse as open_wh
 from minimizer.io.duckdb_warehouse import DuckDBWarehouse
 from minimizer.io.warehouse import DIALECTS, sql_type
@@ -449,9 +449,17 @@ def test_odd_identifiers_are_quoted_not_interpreted(wh: DuckDBWarehouse, tmp_pat
 def test_open_warehouse_creates_parent_directories(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "w.duckdb"
     with open_wh(target) as warehouse:
-        assert warehouse.kind == "duckdb"
+        assert warehouse.kind == "duckdb" and isinstance(warehouse, Warehouse)
         assert warehouse.tables() == []
     assert target.exists()
+
+
+def test_a_load_naming_a_table_twice_is_refused(wh: DuckDBWarehouse) -> None:
+    twice = [TableLoad("customers", [], CUSTOMERS, {}, "")] * 2
+    with pytest.raises(WarehouseError) as err:
+        wh.load(PURPOSE, twice, audit())
+    assert (err.value.reason, err.value.table) == ("invalid_load", "customers")
+    assert wh.tables() == []  # refused before anything, even the audit table, was created
 
 
 def test_a_load_spec_that_cannot_work_is_refused_at_construction() -> None:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from minimizer.io import TableLoad, WarehouseError, open_warehouse
+from minimizer.io import TableLoad, Warehouse, WarehouseError, open_warehouse
 from minimizer.io.postgres_warehouse import PostgresWarehouse
 from minimizer.io.warehouse import DIALECTS, sql_type
 
@@ -300,7 +300,7 @@ def test_names_too_long_for_postgres_are_refused_not_truncated(
 
 def test_open_warehouse_picks_postgres_and_reports_an_unreachable_server() -> None:
     with open_warehouse(PG_URL) as warehouse:
-        assert warehouse.kind == "postgresql"
+        assert warehouse.kind == "postgresql" and isinstance(warehouse, Warehouse)
     with pytest.raises(WarehouseError) as err:
         open_warehouse("postgresql://nobody:s3cret@127.0.0.1:1/test", connect_timeout=2)
     assert err.value.reason == "unreachable"

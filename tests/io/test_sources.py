@@ -16,6 +16,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 
 from minimizer.errors import SourceError
 from minimizer.io import EventSource, TableSource
@@ -111,6 +112,17 @@ def test_a_time_window_is_exact_and_keeps_rows_with_unknown_time(crm: Path) -> N
     # 7 is exactly at the end (excluded); 5, 6, 9 have no usable time and are kept as NaT.
     assert sorted(frame["customer_id"]) == [2, 3, 4, 5, 6, 8, 9, 10]
     assert frame.loc[frame["customer_id"].isin([5, 6, 9]), "seen_at"].isna().all()
+
+
+def test_the_sqlite_window_is_pushed_into_the_query(crm: Path) -> None:
+    source = TableSource(crm, "customers")
+    seen: list[str] = []
+    sa.event.listen(source._engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    frame = concat(source.chunks(["email"], time_column="seen_at", since=utc(4), until=utc(5)))
+    assert len(frame) == 4  # row 7, plus the three rows with no usable time
+    selects = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "WHERE" in selects[0] and "julianday" in selects[0]
+    assert '"email"' in selects[0] and "birth_date" not in selects[0]
 
 
 def test_a_window_on_a_time_column_that_is_not_returned(crm: Path) -> None:
@@ -338,6 +350,17 @@ def test_an_event_window_is_exact_and_keeps_rows_with_no_time(events: Path) -> N
         EventSource(events).chunks(["user"], time_column="ts", since=utc(2, 12), until=utc(4, 1))
     )
     assert sorted(frame["user"]) == ["u212", "u223", "u30", "u312", "u323", "u4x"]
+
+
+def test_event_partitions_are_pruned_to_the_window_with_a_day_of_margin(events: Path) -> None:
+    for extra in ("2023-12-01", "2024-02-01"):
+        late = pa.table({"user": ["far"], "ts": [utc(2, 6).to_pydatetime()], "page": ["/"]},
+                        schema=EVENT_SCHEMA)  # fmt: skip
+        write_day(events, extra, late)  # misfiled far away: outside the margin, never read
+    frame = concat(EventSource(events).chunks(["user"], time_column="ts", since=utc(2),
+                                              until=utc(3)))  # fmt: skip
+    assert sorted(frame["user"]) == ["u20", "u212", "u223"]
+    assert "far" in set(concat(EventSource(events).chunks(["user"]))["user"])
 
 
 def test_event_chunks_are_regrouped_to_at_most_chunk_rows(events: Path) -> None:

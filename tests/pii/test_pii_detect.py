@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import time
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from minimizer.pii import DETECTORS, detect, precise_coordinates, unexpected_positions
-from minimizer.pii import registry, validators
+from minimizer.pii import (
+    DETECTORS,
+    detect,
+    precise_coordinates,
+    registry,
+    unexpected_positions,
+    validators,
+)
 from minimizer.pii.registry import UnknownDetectorError
 
 KINDS = (
@@ -34,13 +41,32 @@ POSITIVES: dict[str, dict[str, list[str]]] = {
         "fr_FR": ["hélène.salmon@exemple.fr", "Merci d'écrire à georges77@example.com."],
     },
     "phone": {
-        "de_DE": ["+49 30 12345678", "030 12345678", "(03740) 68124", "Mobil 0171-1234567",
-                  "+49(0)5868 344978", "Tel.: 030/1234567", "0049 30 1234567"],
-        "en_US": ["(212) 555-0199", "212-555-0199", "call +1-303-228-9218x401", "001-477-683-5337",
-                  "881.428.6570", "9588683449", "(783)703-8836"],
-        "fr_FR": ["01 23 45 67 89", "+33 1 23 45 67 89", "+33 (0)3 44 41 58 68", "0123456789",
-                  "Rappeler le 06.12.34.56.78 svp"],
-    },  # fmt: skip
+        "de_DE": [
+            "+49 30 12345678",
+            "030 12345678",
+            "(03740) 68124",
+            "Mobil 0171-1234567",
+            "+49(0)5868 344978",
+            "Tel.: 030/1234567",
+            "0049 30 1234567",
+        ],
+        "en_US": [
+            "(212) 555-0199",
+            "212-555-0199",
+            "call +1-303-228-9218x401",
+            "001-477-683-5337",
+            "881.428.6570",
+            "9588683449",
+            "(783)703-8836",
+        ],
+        "fr_FR": [
+            "01 23 45 67 89",
+            "+33 1 23 45 67 89",
+            "+33 (0)3 44 41 58 68",
+            "0123456789",
+            "Rappeler le 06.12.34.56.78 svp",
+        ],
+    },
     "iban": {
         "de_DE": ["DE89370400440532013000", "IBAN: DE89 3704 0044 0532 0130 00, danke"],
         "en_US": ["GB29NWBK60161331926819", "pay to gb29 nwbk 6016 1331 9268 19 today"],
@@ -62,14 +88,31 @@ POSITIVES: dict[str, dict[str, list[str]]] = {
         "fr_FR": ["::ffff:192.0.2.128", "adresse 1:2:3:4:5:6:7:: bloquée"],
     },
     "street_address": {
-        "de_DE": ["Hauptstraße 12", "Am Markt 3a", "Karl-Marx-Allee 90", "Losekannstr. 9/8",
-                  "Unter den Linden 77", "Lieferung an Berliner Straße 5, 10115 Berlin",
-                  "Hans Jürgen-Wulf-Platz 254", "Kruschwitzring 3-2"],
-        "en_US": ["221B Baker Street", "1600 Pennsylvania Avenue NW", "9832 Reynolds Estate",
-                  "ship to 787 Randall Junction Apt. 470 asap", "350 5th Ave"],
-        "fr_FR": ["12 rue de la Paix", "9, chemin de Marchand", "18, boulevard Suzanne Maillet",
-                  "livraison au 3 bis avenue Foch", "rue de Rivoli"],
-    },  # fmt: skip
+        "de_DE": [
+            "Hauptstraße 12",
+            "Am Markt 3a",
+            "Karl-Marx-Allee 90",
+            "Losekannstr. 9/8",
+            "Unter den Linden 77",
+            "Lieferung an Berliner Straße 5, 10115 Berlin",
+            "Hans Jürgen-Wulf-Platz 254",
+            "Kruschwitzring 3-2",
+        ],
+        "en_US": [
+            "221B Baker Street",
+            "1600 Pennsylvania Avenue NW",
+            "9832 Reynolds Estate",
+            "ship to 787 Randall Junction Apt. 470 asap",
+            "350 5th Ave",
+        ],
+        "fr_FR": [
+            "12 rue de la Paix",
+            "9, chemin de Marchand",
+            "18, boulevard Suzanne Maillet",
+            "livraison au 3 bis avenue Foch",
+            "rue de Rivoli",
+        ],
+    },
     "birth_date": {
         "de_DE": ["14.03.1987", "geboren am 14. März 1987", "1.3.1987"],
         "en_US": ["03/14/1987", "born March 14, 1987", "1987-03-14"],
@@ -259,3 +302,49 @@ def test_docstring_examples_run() -> None:
         module = importlib.import_module(name)
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
+
+
+def test_public_surface_is_explicit() -> None:
+    package = importlib.import_module("minimizer.pii")
+    assert sorted(package.__all__) == sorted(
+        [
+            "DEFAULT_MAX_DECIMALS",
+            "DETECTORS",
+            "NAME_TAG",
+            "PII_TAG",
+            "Detector",
+            "PatternDetector",
+            "UnknownDetectorError",
+            "detect",
+            "precise_coordinates",
+            "scrub_text",
+            "unexpected_positions",
+        ]
+    )
+    assert all(hasattr(package, name) for name in package.__all__)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "a.",
+        "a@",
+        "1",
+        "1 ",
+        "+1 ",
+        "(0",
+        "1:",
+        "Aa ",
+        "Aa-",
+        "1.1",
+        "14 March ",
+        "DE89 ",
+        "+" + "1" * 50 + "a ",
+    ],
+)
+def test_long_adversarial_text_takes_linear_time(unit: str) -> None:
+    # patterns written so that no long run can make the regex engine backtrack exponentially
+    column = pd.Series([unit * (20_000 // len(unit)) + "!x"], dtype=object)
+    started = time.perf_counter()
+    detect(column)
+    assert time.perf_counter() - started < 5.0

@@ -131,6 +131,8 @@ def test_iban_matches_the_scalar_definition(parts: list[tuple[str, int, str]]) -
 
 @settings(max_examples=100, deadline=None)
 @given(st.ip_addresses(v=6))
-def test_ipv6_accepts_every_address_in_compressed_and_exploded_form(address: ipaddress.IPv6Address) -> None:
+def test_ipv6_accepts_every_address_in_compressed_and_exploded_form(
+    address: ipaddress.IPv6Address,
+) -> None:
     spans = pd.Series([address.compressed, address.exploded])
     assert validators.ipv6(spans).tolist() == [address.compressed != "::", True]
