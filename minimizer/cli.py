@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from minimizer.errors import MinimizerError
+from minimizer.rights import cli as rights_cli
 
 __all__ = ["app", "main"]
 
@@ -158,13 +159,17 @@ def pseudonym(
     purpose: Annotated[str, typer.Option(help="Purpose id.")],
     value: Annotated[str, typer.Option(help="The raw identifier.")],
     key_version: Annotated[int | None, typer.Option(help="Default: the current one.")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(help="For rotating pseudonyms: the period, e.g. 2026-06-14 or 2026-W24."),
+    ] = None,
 ) -> None:
     """Print the token a value gets in a purpose (for investigations and erasure)."""
     from minimizer.keys import load_keyring
     from minimizer.transforms.pseudonymise import token_for
 
     key = load_keyring().purpose_key(purpose, key_version)
-    out.print(token_for(value, key), highlight=False)
+    out.print(token_for(value, key, period), highlight=False)
 
 
 @keys_app.command("init")
@@ -196,6 +201,12 @@ def keys_rotate() -> None:
     version = ring.rotate()
     ring.save(ring.path)
     out.print(f"key version {version} is now current; re-key the warehouse next")
+
+
+app.command("erase")(rights_cli.erase)
+app.command("reveal")(rights_cli.reveal)
+keys_app.command("rekey")(rights_cli.rekey)
+keys_app.command("retire")(rights_cli.retire)
 
 
 def _parse_day(text: str | None) -> date | None:

@@ -25,6 +25,7 @@ quasi-identifier form their own equivalence classes instead of hiding among know
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,7 @@ class Hierarchy:
         widths = list(widths)
         if high < low or any(w < 2 for w in widths):
             raise PolicyError.single("<numeric_bands>", "need low <= high and every width >= 2")
-        if any(b % a for a, b in zip(widths, widths[1:], strict=False)):
+        if any(b % a for a, b in itertools.pairwise(widths)):
             raise PolicyError.single("<numeric_bands>", "each band width must divide the next")
         values = np.arange(low, high + 1)
         columns = [values.astype(str)]

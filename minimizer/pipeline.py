@@ -9,6 +9,8 @@ rejected as unparseable, which go to a quarantine folder outside the warehouse.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import shutil
 import tempfile
@@ -33,7 +35,21 @@ from minimizer.plan import SourcePlan, plan_source
 from minimizer.policy import Policy, SourceSpec
 from minimizer.transforms import TransformContext
 
-__all__ = ["ChunkObserver", "Hooks", "RunReport", "SourceReport", "Sources", "run_purpose"]
+__all__ = [
+    "ChunkObserver",
+    "Hooks",
+    "RunReport",
+    "SourceReport",
+    "Sources",
+    "Stager",
+    "mark_failed",
+    "open_source",
+    "run_checks",
+    "run_purpose",
+    "source_window",
+    "start_run",
+    "table_loads",
+]
 
 log = logging.getLogger("minimizer.run")
 Progress = Callable[[str, int], None]
@@ -70,8 +86,81 @@ class SourceReport:
     schema: pa.Schema | None = None
     # Figures for the audit record (JSON-able, no values) ...
     measures: dict[str, Any] = field(default_factory=dict)
-    # ... and in-memory working data for later checks (never written anywhere).
+    # ... and working data for later checks (never written to the warehouse). Between Airflow
+    # tasks it travels as JSON: only paths, text and JSON values survive.
     scratch: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (see `RunReport.to_json`). Names and counts only, like the report."""
+        return {
+            "source": self.source,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "rejected": self.rejected,
+            "invalid_by_column": self.invalid_by_column,
+            "dropped": list(self.dropped),
+            "drift": list(self.drift),
+            "excluded": self.excluded,
+            "staged": None if self.staged is None else str(self.staged),
+            "schema": None if self.schema is None else _schema_text(self.schema),
+            "measures": self.measures,
+            "scratch": {k: _scratch_value(self.source, k, v) for k, v in self.scratch.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> SourceReport:
+        return cls(
+            source=doc["source"],
+            rows_in=doc["rows_in"],
+            rows_out=doc["rows_out"],
+            rejected=doc["rejected"],
+            invalid_by_column=dict(doc["invalid_by_column"]),
+            dropped=tuple(doc["dropped"]),
+            drift=tuple(doc["drift"]),
+            excluded=doc["excluded"],
+            staged=None if doc["staged"] is None else Path(doc["staged"]),
+            schema=None if doc["schema"] is None else _schema_from_text(doc["schema"]),
+            measures=dict(doc["measures"]),
+            scratch={k: _scratch_from(v) for k, v in doc["scratch"].items()},
+        )
+
+
+_PATH_TAG = "$path"
+
+
+def _schema_text(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+def _schema_from_text(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
+
+
+def _json_default(value: object) -> object:
+    # numpy scalars (counts from vectorised code) are plain numbers in JSON.
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON-able")
+
+
+def _scratch_value(source: str, key: str, value: object) -> object:
+    """A scratch entry as JSON: a path is tagged so that it comes back as a path."""
+    if isinstance(value, Path):
+        return {_PATH_TAG: str(value)}
+    try:
+        return json.loads(json.dumps(value, default=_json_default))
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"scratch[{key!r}] of source {source!r} holds a {type(value).__name__}; only "
+            "paths, text and JSON values survive between tasks (write data to a staged file "
+            "and keep its path)"
+        ) from None
+
+
+def _scratch_from(value: object) -> object:
+    if isinstance(value, dict) and set(value) == {_PATH_TAG}:
+        return Path(value[_PATH_TAG])
+    return value
 
 
 class ChunkObserver(Protocol):
@@ -134,6 +223,52 @@ class RunReport:
     loaded_rows: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
+    _TIMES = ("started_at", "as_of", "retention_cutoff", "finished_at")
+
+    def to_json(self) -> str:
+        """The report as JSON, so a run can continue in another process (one Airflow task per
+        phase). Holds names, counts, hashes and staging paths; never a value or a key."""
+        doc: dict[str, Any] = {
+            "format": "minimizer-run-report/1",
+            "run_id": self.run_id,
+            "purpose": self.purpose,
+            "policy_sha256": self.policy_sha256,
+            "key_version": self.key_version,
+            "sources": {name: rep.to_dict() for name, rep in self.sources.items()},
+            "guarantees": self.guarantees,
+            "gate": self.gate,
+            "status": self.status,
+            "loaded_rows": self.loaded_rows,
+            "error": self.error,
+        }
+        for name in self._TIMES:
+            moment = getattr(self, name)
+            doc[name] = None if moment is None else moment.isoformat()
+        return json.dumps(doc, indent=1, sort_keys=True, default=_json_default) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RunReport:
+        doc = json.loads(text)
+        if doc.get("format") != "minimizer-run-report/1":
+            raise ValueError("not a minimizer run report")
+        times = {
+            name: None if doc[name] is None else datetime.fromisoformat(doc[name])
+            for name in cls._TIMES
+        }
+        return cls(
+            run_id=doc["run_id"],
+            purpose=doc["purpose"],
+            policy_sha256=doc["policy_sha256"],
+            key_version=doc["key_version"],
+            sources={n: SourceReport.from_dict(r) for n, r in doc["sources"].items()},
+            guarantees=doc["guarantees"],
+            gate=doc["gate"],
+            status=doc["status"],
+            loaded_rows=doc["loaded_rows"],
+            error=doc["error"],
+            **times,
+        )
+
     def audit_row(self) -> dict[str, object]:
         """The run's audit record: names, counts and hashes only, never a value."""
         return {
@@ -173,7 +308,8 @@ def time_output(spec: SourceSpec) -> str | None:
     if not spec.time:
         return None
     for out, t in spec.outputs().items():
-        if spec.time in t.inputs(out):
+        # Its main input, not a helper input (a rotating pseudonym also reads the time).
+        if t.inputs(out) and t.source_of(out) == spec.time:
             return out
     return None
 
@@ -201,7 +337,7 @@ def _to_arrow(frame: pd.DataFrame, schema: pa.Schema | None) -> pa.Table:
 
 
 @dataclass(frozen=True)
-class _Stager:
+class Stager:
     """Run-wide context for staging sources."""
 
     ctx: TransformContext
@@ -291,6 +427,92 @@ class _Stager:
         writers["rejected"].write_table(rejected.cast(writers["rejected"].schema))
 
 
+def start_run(
+    policy: Policy, keyring: KeyRing, as_of: datetime | None = None
+) -> tuple[RunReport, TransformContext]:
+    """A new run's report and transform context: run id, key version, as-of and cutoff."""
+    started = datetime.now(UTC)
+    as_of = (as_of or started).astimezone(UTC)
+    key = keyring.purpose_key(policy.purpose)
+    report = RunReport(
+        run_id=f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
+        purpose=policy.purpose,
+        policy_sha256=policy.sha256,
+        key_version=key.version,
+        started_at=started,
+        as_of=as_of,
+        retention_cutoff=retention_cutoff(policy, as_of),
+    )
+    return report, TransformContext(policy.purpose, as_of, key)
+
+
+def open_source(
+    policy: Policy, sources: Sources, name: str
+) -> tuple[TableSource | EventSource, SourcePlan]:
+    """The source's handle and plan. Every column the policy names must exist; columns it does
+    not name (schema drift) are reported and never read."""
+    spec = policy.sources[name]
+    handle = sources.open(name, spec)
+    available = handle.columns()
+    missing = [c for c in spec.inputs() if c not in available]
+    if missing:
+        raise SourceError(
+            f"source {name!r} lacks column(s) {missing} that the policy names",
+            table=name,
+            column=",".join(missing),
+            check="columns",
+            reason="missing_column",
+            count=len(missing),
+        )
+    plan = plan_source(policy, name, available)
+    if plan.drift:
+        log.warning(
+            "schema drift in %s: %d unnamed column(s) dropped: %s",
+            name,
+            len(plan.drift),
+            ", ".join(plan.drift),
+        )
+    return handle, plan
+
+
+def source_window(
+    spec: SourceSpec, cutoff: datetime, interval: tuple[datetime, datetime] | None
+) -> tuple[datetime, datetime | None]:
+    """(since, until) to read: tables from the retention cutoff on; events only inside the
+    run's interval (never before the cutoff)."""
+    if spec.kind != "events":
+        return cutoff, None
+    if interval is None:
+        return cutoff, None
+    return max(cutoff, interval[0]), interval[1]
+
+
+def run_checks(policy: Policy, report: RunReport, hooks: Hooks) -> None:
+    """Guarantees, then the gate, over the staged output; any of them may raise."""
+    for check in hooks.checks:
+        check(policy, report)
+
+
+def load_run(
+    policy: Policy,
+    report: RunReport,
+    warehouse: Warehouse,
+    interval: tuple[datetime, datetime] | None,
+) -> None:
+    """The one warehouse transaction: every table, retention deletes and the audit row."""
+    loads = table_loads(policy, report, interval)
+    audit = {**report.audit_row(), "status": "loaded"}
+    report.loaded_rows = warehouse.load(policy.purpose, loads, audit)
+    report.status = "loaded"
+    report.finished_at = datetime.now(UTC)
+
+
+def mark_failed(report: RunReport, exc: MinimizerError) -> None:
+    report.status = "failed"
+    report.error = f"{type(exc).__name__}: {exc}"
+    report.finished_at = datetime.now(UTC)
+
+
 def run_purpose(
     policy: Policy,
     sources: Sources,
@@ -304,69 +526,28 @@ def run_purpose(
     hooks: Hooks = Hooks(),
     on_finish: Callable[[RunReport], None] | None = None,
 ) -> RunReport:
-    """Run one purpose end to end. Raises a MinimizerError (nothing loaded) on any failure."""
-    started = datetime.now(UTC)
-    as_of = (as_of or started).astimezone(UTC)
-    key = keyring.purpose_key(policy.purpose)
-    cutoff = retention_cutoff(policy, as_of)
-    report = RunReport(
-        run_id=f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
-        purpose=policy.purpose,
-        policy_sha256=policy.sha256,
-        key_version=key.version,
-        started_at=started,
-        as_of=as_of,
-        retention_cutoff=cutoff,
-    )
-    ctx = TransformContext(policy.purpose, as_of, key)
+    """Run one purpose end to end. Raises a MinimizerError (nothing loaded) on any failure.
+
+    Streams each source straight through the transforms. Airflow runs the same steps as
+    separate tasks through raw staging (see ``minimizer.orchestration.phases``).
+    """
+    report, ctx = start_run(policy, keyring, as_of)
     artifacts = artifacts or Path(tempfile.gettempdir()) / "minimizer-artifacts"
     staging = Path(tempfile.mkdtemp(prefix=f"minimizer-{policy.purpose}-"))
     quarantine = artifacts / "rejected" / report.run_id
-    stager = _Stager(ctx, staging, quarantine, hooks, progress)
-    plans: dict[str, SourcePlan] = {}
+    stager = Stager(ctx, staging, quarantine, hooks, progress)
     try:
         for name, spec in policy.sources.items():
-            handle = sources.open(name, spec)
-            available = handle.columns()
-            missing = [c for c in spec.inputs() if c not in available]
-            if missing:
-                raise SourceError(
-                    f"source {name!r} lacks column(s) {missing} that the policy names",
-                    table=name,
-                    column=",".join(missing),
-                    check="columns",
-                    reason="missing_column",
-                    count=len(missing),
-                )
-            plans[name] = plan_source(policy, name, available)
-            if plans[name].drift:
-                log.warning(
-                    "schema drift in %s: %d unnamed column(s) dropped: %s",
-                    name,
-                    len(plans[name].drift),
-                    ", ".join(plans[name].drift),
-                )
-            since = cutoff if interval is None else max(cutoff, interval[0])
-            until = interval[1] if interval is not None and spec.kind == "events" else None
-            if spec.kind != "events":
-                since = cutoff
+            handle, plan = open_source(policy, sources, name)
+            since, until = source_window(spec, report.retention_cutoff, interval)
             rep = stager.stage(name, spec, handle, since, until)
-            rep.dropped, rep.drift = plans[name].dropped, plans[name].drift
+            rep.dropped, rep.drift = plan.dropped, plan.drift
             report.sources[name] = rep
-        for check in hooks.checks:
-            check(policy, report)
-        loads = [
-            _table_load(policy, name, plans[name], report, interval) for name in policy.sources
-        ]
-        audit = {**report.audit_row(), "status": "loaded"}
-        report.loaded_rows = warehouse.load(policy.purpose, loads, audit)
-        report.status = "loaded"
-        report.finished_at = datetime.now(UTC)
+        run_checks(policy, report, hooks)
+        load_run(policy, report, warehouse, interval)
         return report
     except MinimizerError as exc:
-        report.status = "failed"
-        report.error = f"{type(exc).__name__}: {exc}"
-        report.finished_at = datetime.now(UTC)
+        mark_failed(report, exc)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -374,14 +555,21 @@ def run_purpose(
             on_finish(report)
 
 
+def table_loads(
+    policy: Policy, report: RunReport, interval: tuple[datetime, datetime] | None
+) -> list[TableLoad]:
+    """One load per source, from its staged file; events of an interval replace that range."""
+    return [_table_load(policy, name, report, interval) for name in policy.sources]
+
+
 def _table_load(
     policy: Policy,
     name: str,
-    plan: SourcePlan,
     report: RunReport,
     interval: tuple[datetime, datetime] | None,
 ) -> TableLoad:
     spec = policy.sources[name]
+    plan = plan_source(policy, name)  # column comments depend on the policy alone
     rep = report.sources[name]
     assert rep.staged is not None and rep.schema is not None
     time_col = time_output(spec)

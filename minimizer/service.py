@@ -15,10 +15,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from minimizer.guarantees.enforce import guarantees_feature
 from minimizer.io.warehouse import Warehouse, open_warehouse
 from minimizer.keys import KeyRing, load_keyring
 from minimizer.pipeline import Hooks, RunReport, Sources, day_interval, run_purpose
 from minimizer.policy import Policy, load_policy
+from minimizer.rights.suppression import suppression_hooks
 
 __all__ = ["FEATURES", "RunSetting", "build_hooks", "default_artifacts", "run_policy_file"]
 
@@ -44,7 +46,10 @@ class RunSetting:
 
 # Each feature contributes hooks to a run: guarantees first (they rewrite the staged data),
 # then the leak gate over the result. Features append themselves here, in that order.
-FEATURES: list[Callable[[RunSetting], Hooks]] = []
+FEATURES: list[Callable[[RunSetting], Hooks]] = [
+    suppression_hooks,  # erased subjects first
+    guarantees_feature,  # then the guarantees, which rewrite the staged data
+]
 
 
 def build_hooks(setting: RunSetting) -> Hooks:

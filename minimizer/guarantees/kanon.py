@@ -102,10 +102,10 @@ def plan_k_anonymity(
     max_suppression: float,
     *,
     method: Method = "full_domain",
-    l: int = 1,
+    diversity: int = 1,
 ) -> KAnonPlan:
     """Decide the recoding on the histogram alone (no records needed)."""
-    _check_arguments(k, max_suppression, method, "mask", l, histogram.columns)
+    _check_arguments(k, max_suppression, method, "mask", diversity, histogram.columns)
     n = histogram.rows
     if n < k:
         raise GuaranteeError(
@@ -115,10 +115,19 @@ def plan_k_anonymity(
             count=n,
         )
     if method == "mondrian":
-        return mondrian_plan(histogram, mondrian(histogram, k, l=l), k, l)
+        return mondrian_plan(histogram, mondrian(histogram, k, diversity=diversity), k, diversity)
     budget = math.floor(max_suppression * n + 1e-9)
-    stats = search_full_domain(histogram, k, budget, l=l)
-    return full_domain_plan(histogram, stats, k, l)
+    stats = search_full_domain(histogram, k, budget, diversity=diversity)
+    if stats.suppressed == n:
+        # Only the whole table as one class could be kept, and it fails: nothing to release.
+        raise GuaranteeError(
+            f"no generalisation keeps any of the {n} row(s) at k={k}"
+            + (f" and l={diversity}" if diversity > 1 else ""),
+            check="l_diversity" if diversity > 1 else "k_anonymity",
+            reason="all_suppressed",
+            count=n,
+        )
+    return full_domain_plan(histogram, stats, k, diversity)
 
 
 def k_anonymise_chunks(
@@ -145,16 +154,17 @@ def anonymise(
     method: Method = "full_domain",
     suppress: Suppress = "mask",
     sensitive: Sequence[str] = (),
-    l: int = 1,
+    diversity: int = 1,
     table: str | None = None,
 ) -> KAnonResult:
-    """k-anonymity (and distinct l-diversity when ``l > 1``) on one frame, self-checked."""
-    _check_arguments(k, max_suppression, method, suppress, l, tuple(quasi_identifiers))
+    """k-anonymity (and distinct l-diversity when ``diversity`` = l > 1) on one frame,
+    self-checked."""
+    _check_arguments(k, max_suppression, method, suppress, diversity, tuple(quasi_identifiers))
     columns, hierarchies = tuple(quasi_identifiers), tuple(quasi_identifiers.values())
     codes = encode_frame(frame, columns, hierarchies, table=table)  # encoded once, used twice
     builder = HistogramBuilder(quasi_identifiers, sensitive=sensitive, table=table)
     builder.add(frame, codes=codes)
-    plan = plan_k_anonymity(builder.build(), k, max_suppression, method=method, l=l)
+    plan = plan_k_anonymity(builder.build(), k, max_suppression, method=method, diversity=diversity)
     recoded, suppressed = plan.recode(frame, codes=codes)
     _verify(recoded.loc[~suppressed], plan, sensitive)
     if suppress == "drop":
@@ -181,12 +191,12 @@ def _verify(kept: pd.DataFrame, plan: KAnonPlan, sensitive: Sequence[str]) -> No
         return
     groups = kept.groupby(list(plan.columns), dropna=False, sort=False, observed=True)
     small = int((groups.size() < plan.k).sum())
-    diverse = [groups[s].nunique().min() for s in sensitive] if plan.l > 1 else []
-    if small or any(d < plan.l for d in diverse):
+    diverse = [groups[s].nunique().min() for s in sensitive] if plan.diversity > 1 else []
+    if small or any(d < plan.diversity for d in diverse):
         raise GuaranteeError(
             f"internal check failed: {small} released class(es) below k={plan.k}"
-            + (f" or below l={plan.l}" if plan.l > 1 else ""),
-            check="l_diversity" if plan.l > 1 else "k_anonymity",
+            + (f" or below l={plan.diversity}" if plan.diversity > 1 else ""),
+            check="l_diversity" if plan.diversity > 1 else "k_anonymity",
             reason="self_check_failed",
             count=small,
         )
@@ -197,13 +207,13 @@ def _check_arguments(
     max_suppression: float,
     method: str,
     suppress: str,
-    l: int,
+    diversity: int,
     columns: Sequence[str],
 ) -> None:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError("k must be an integer >= 1")
-    if isinstance(l, bool) or not isinstance(l, int) or l < 1:
-        raise ValueError("l must be an integer >= 1")
+    if isinstance(diversity, bool) or not isinstance(diversity, int) or diversity < 1:
+        raise ValueError("diversity (diversity) must be an integer >= 1")
     if not 0.0 <= float(max_suppression) <= 1.0:
         raise ValueError("max_suppression must be a fraction between 0 and 1")
     if method not in ("full_domain", "mondrian"):

@@ -16,20 +16,13 @@ import numpy as np
 import pandas as pd
 
 from minimizer.errors import DataError
+from minimizer.guarantees.kanon_grouping import group_rows
 from minimizer.hierarchy import Hierarchy
 
-__all__ = [
-    "HistogramBuilder",
-    "QIHistogram",
-    "group_rows",
-    "lookup_rows",
-    "qi_histogram",
-    "row_ids",
-]
+__all__ = ["HistogramBuilder", "QIHistogram", "encode_frame", "qi_histogram"]
 
 # Merge the pending chunk groups once they hold this many rows, to bound memory.
 _MERGE_EVERY = 2_000_000
-_PACK_LIMIT = 2**62
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,79 +157,3 @@ def _require_columns(chunk: pd.DataFrame, columns: Sequence[str], table: str | N
             reason="missing_column",
             count=len(missing),
         )
-
-
-def row_ids(matrix: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense ids (0..g-1, in order of first appearance) of the distinct rows of ``matrix``."""
-    key = np.zeros(len(matrix), dtype=np.int64)
-    space = 1
-    for column in matrix.T:
-        # Codes may be -1 (missing sensitive value): shift by one so every digit is >= 0.
-        span = int(column.max(initial=-1)) + 2
-        if space * span >= _PACK_LIMIT:
-            key, uniques = pd.factorize(key)
-            space = len(uniques)
-        key = key * span + (column + 1)
-        space *= span
-    ids, uniques = pd.factorize(key)
-    return ids.astype(np.int64), len(uniques)
-
-
-def group_rows(matrix: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of ``matrix`` (non-negative codes, or -1) and the summed ``counts`` of each."""
-    if len(matrix) == 0:
-        return matrix, counts
-    spans = matrix.max(axis=0) + 2  # +1 for the shift that makes -1 a valid digit
-    space = float(np.prod(spans.astype(float)))
-    shift = int(counts.max()).bit_length()
-    if space <= 4 * len(matrix) + 65536:
-        # Small code space: one weighted bincount over it, no sort at all.
-        key = _pack(matrix + 1, spans.tolist())
-        summed = np.bincount(key, weights=counts, minlength=int(space)).astype(np.int64)
-        present = np.flatnonzero(summed)
-        return _unpack(present, spans) - 1, summed[present]
-    if space < _PACK_LIMIT and int(space).bit_length() + shift <= 62:
-        # Fast path: pack each row and its count into one int64, sort once, sum runs.
-        key = _pack(matrix + 1, spans.tolist())
-        packed = (key << shift) | counts
-        packed.sort()
-        keys = packed >> shift
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        summed = np.add.reduceat(packed & ((1 << shift) - 1), starts)
-        return _unpack(keys[starts], spans) - 1, summed
-    ids, groups = row_ids(matrix)
-    first = np.empty(groups, dtype=np.int64)
-    # Scatter positions in reverse so the earliest row of each group is the one that sticks.
-    first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
-    summed = np.bincount(ids, weights=counts, minlength=groups).astype(np.int64)
-    return matrix[first], summed
-
-
-def _unpack(keys: np.ndarray, spans: np.ndarray) -> np.ndarray:
-    out = np.empty((len(keys), len(spans)), dtype=np.int64)
-    rest = keys.copy()
-    for j in range(len(spans) - 1, -1, -1):
-        rest, out[:, j] = np.divmod(rest, spans[j])
-    return out
-
-
-def lookup_rows(table: np.ndarray, radices: Sequence[int], queries: np.ndarray) -> np.ndarray:
-    """Position in ``table`` (distinct rows of codes) of each row of ``queries``; -1 if absent.
-
-    Rows are packed into one int64 when the code space allows it (a hash lookup on integers),
-    and looked up through a MultiIndex otherwise.
-    """
-    if float(np.prod(np.asarray(radices, dtype=float))) < _PACK_LIMIT:
-        return pd.Index(_pack(table, radices)).get_indexer(_pack(queries, radices))
-    index = pd.MultiIndex.from_arrays(list(table.T))
-    return index.get_indexer(pd.MultiIndex.from_arrays(list(queries.T)))
-
-
-def _pack(matrix: np.ndarray, radices: Sequence[int]) -> np.ndarray:
-    """Mixed-radix int64 key of each row (numpy's integer matmul is slow; a loop of
-    multiply-adds over the few columns is not)."""
-    key = np.zeros(len(matrix), dtype=np.int64)
-    for j, radix in enumerate(radices):
-        key *= int(radix)
-        key += matrix[:, j]
-    return key

@@ -11,9 +11,14 @@ budget. Among feasible nodes the search returns the one with the least discernib
 the lattice, using one monotonicity fact: generalising only merges classes, so a row kept at a
 node is kept at every ancestor, and ``suppressed`` never grows going up. Hence for any
 descendant D of an evaluated node A, ``DM(D) >= n * suppressed(D) >= n * suppressed(A)``. The
-search walks the lattice top-down (most general first) and skips every node that has an
-ancestor with ``suppressed > min(budget, (best_DM - 1) // n)``: such a node is either
-infeasible or cannot beat the best found. A greedy descent first finds a good ``best_DM``.
+search walks the lattice top-down (most general first), one height at a time, and skips
+
+* every node with an ancestor whose ``suppressed > min(budget, best_DM // n)``: it is either
+  infeasible or cannot beat the best found;
+* every node whose lower bound from its evaluated parents (see ``child_bounds``) or from its
+  number of possible classes (``_cannot_win``) already exceeds the best DM.
+
+A greedy descent first finds a good ``best_DM``.
 
 Nodes are evaluated on integer codes only, from the histogram projected onto the
 quasi-identifiers the node does not fully generalise (cached per projection), with
@@ -22,18 +27,19 @@ quasi-identifiers the node does not fully generalise (cached per projection), wi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.kanon_histogram import QIHistogram, group_rows, row_ids
+from minimizer.guarantees.kanon_grouping import class_sizes, group_rows
+from minimizer.guarantees.kanon_histogram import QIHistogram
 
-__all__ = ["NodeStats", "class_sizes", "search_full_domain"]
+__all__ = ["NodeStats", "search_full_domain"]
 
 # Refuse lattices too large to search exhaustively-with-pruning in reasonable time.
-MAX_NODES = 2_000_000
-_PACK_LIMIT = 2**62
+MAX_NODES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,11 @@ class NodeStats:
         return (self.discernibility, self.suppressed, sum(self.levels), self.levels)
 
 
-def search_full_domain(hist: QIHistogram, k: int, max_suppressed: int, *, l: int = 1) -> NodeStats:
+def search_full_domain(
+    hist: QIHistogram, k: int, max_suppressed: int, *, diversity: int = 1
+) -> NodeStats:
     """The feasible node with the least discernibility; GuaranteeError when there is none."""
-    lattice = _Lattice(hist, k, l)
+    lattice = _Lattice(hist, k, diversity)
     depths = np.array([h.depth for h in hist.hierarchies], dtype=np.int64)
     tops = depths - 1
     if float(np.prod(depths.astype(float))) > MAX_NODES:
@@ -85,14 +93,20 @@ def search_full_domain(hist: QIHistogram, k: int, max_suppressed: int, *, l: int
         layer = np.flatnonzero(heights == height)
         succ = layer[:, None] + strides[None, :]
         succ = np.where(levels[layer] < tops[None, :], succ, size)
-        inherited = low_sup[succ].max(axis=1)
-        for node, floor in zip(layer.tolist(), inherited.tolist(), strict=True):
-            low_sup[node] = floor
-            limit = min(max_suppressed, best.discernibility // n) if best else max_suppressed
-            if floor > limit:
-                continue  # infeasible, or n * suppressed alone exceeds the best DM
+        floors = low_sup[succ].max(axis=1)
+        low_sup[layer] = floors
+        # Vectorised first cut with the best DM at the start of the layer (conservative:
+        # floating point only ever lets an extra node through); exact re-check per node.
+        open_ = floors <= max_suppressed
+        if best:
+            open_ &= (floors <= best.discernibility // n) & (split_lb[layer] <= best.discernibility)
+            slack = best.discernibility - floors * float(n)
+            spread = (n - floors).astype(float) ** 2
+            open_ &= ~((slack < 0) | (spread > slack * np.minimum(class_bound[layer], n) + 1.0))
+        for node, floor in zip(layer[open_].tolist(), floors[open_].tolist(), strict=True):
             if best and (
-                split_lb[node] > best.discernibility
+                floor > best.discernibility // n
+                or split_lb[node] > best.discernibility
                 or _cannot_win(n, floor, class_bound[node], best)
             ):
                 continue
@@ -107,9 +121,9 @@ def search_full_domain(hist: QIHistogram, k: int, max_suppressed: int, *, l: int
     if best is None:
         raise GuaranteeError(
             f"no generalisation reaches k={k}"
-            + (f" with l={l}" if l > 1 else "")
+            + (f" with l={diversity}" if diversity > 1 else "")
             + f" within the suppression budget of {max_suppressed} of {n} row(s)",
-            check="l_diversity" if l > 1 else "k_anonymity",
+            check="l_diversity" if diversity > 1 else "k_anonymity",
             reason="k_unreachable",
             count=n,
         )
@@ -139,19 +153,28 @@ def _first_leaf(lut: np.ndarray) -> np.ndarray:
 class _Lattice:
     """Evaluates nodes on the histogram, caching the projections it evaluates them from."""
 
-    def __init__(self, hist: QIHistogram, k: int, l: int) -> None:
+    def __init__(self, hist: QIHistogram, k: int, diversity: int) -> None:
         self.hist = hist
         self.k = k
-        self.l = l
+        self.diversity = diversity
         self.n = hist.rows
         self.tops = tuple(h.depth - 1 for h in hist.hierarchies)
         self._projections: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray | None]]
-        base = (hist.codes, hist.counts, hist.sensitive_codes)
+        # Column-major codes: every evaluation reads whole columns.
+        base = (np.asfortranarray(hist.codes), hist.counts, hist.sensitive_codes)
         self._projections = {tuple(range(len(self.tops))): base}
         self._evaluated: dict[tuple[int, ...], NodeStats] = {}
         self._luts = [[h.level_codes(lv) for lv in range(h.depth)] for h in hist.hierarchies]
         self._cards = [[h.cardinality(lv) for lv in range(h.depth)] for h in hist.hierarchies]
+        self._radices = hist.radices
+        tables = [lut for luts in self._luts for lut in luts]
+        starts = np.cumsum([0, *(len(t) for t in tables)])[:-1].tolist()
+        self._all_luts = np.concatenate(tables) if tables else np.empty(0, dtype=np.int64)
+        depths = [len(luts) for luts in self._luts]
+        firsts = np.cumsum([0, *depths])[:-1].tolist()
+        self._lut_offset = [starts[f : f + d] for f, d in zip(firsts, depths, strict=True)]
         self.sizes = np.empty(0, dtype=np.int64)  # class sizes of the last node evaluated
+        self._greedy_sizes: dict[tuple[int, ...], np.ndarray] = {}
         self._fanout = [
             [_fanout(luts[lv], luts[lv + 1], hist.codes[:, j]) for lv in range(len(luts) - 1)]
             for j, luts in enumerate(self._luts)
@@ -159,13 +182,16 @@ class _Lattice:
 
     def evaluate(self, levels: tuple[int, ...]) -> NodeStats:
         if levels in self._evaluated:
-            self.sizes = np.empty(0, dtype=np.int64)  # no bounds from a repeat
+            # Repeats are nodes the greedy descent visited; it kept their class sizes.
+            self.sizes = self._greedy_sizes.get(levels, np.empty(0, dtype=np.int64))
             return self._evaluated[levels]
         dims = tuple(j for j, lv in enumerate(levels) if lv < self.tops[j])
         codes, counts, sens = self._projection(dims)
-        generalised = [self._luts[j][levels[j]][codes[:, i]] for i, j in enumerate(dims)]
+        # One gather for all columns: every (column, level) table lives in one array.
+        offsets = np.array([self._lut_offset[j][levels[j]] for j in dims], dtype=np.int64)
+        generalised = self._all_luts[codes + offsets]
         cards = [self._cards[j][levels[j]] for j in dims]
-        sizes, distinct = class_sizes(generalised, cards, counts, sens, self.l > 1)
+        sizes, distinct = class_sizes(generalised, cards, counts, sens, self.diversity > 1)
         stats = self._evaluated[levels] = self._stats(levels, sizes, distinct)
         self.sizes = sizes[sizes > 0]
         return stats
@@ -177,13 +203,16 @@ class _Lattice:
         most level-l values present under one level-(l+1) value), and every row costs at
         least k (kept: class >= k; suppressed: n >= k), so a child's DM is at least
         sum over classes of max(s^2 / f, k * s)."""
-        bounds: list[tuple[int, float]] = []
-        squares = sizes * sizes
-        for j, level in enumerate(levels):
-            if level > 0:
-                fan = self._fanout[j][level - 1]
-                bounds.append((j, float(np.maximum(squares / fan, self.k * sizes).sum())))
-        return bounds
+        dims = [j for j, level in enumerate(levels) if level > 0]
+        if not dims or not len(sizes):
+            return []
+        fans = np.array([self._fanout[j][levels[j] - 1] for j in dims], dtype=float)
+        squares = (sizes * sizes)[None, :] / fans[:, None]
+        bounds = np.maximum(squares, float(self.k) * sizes[None, :]).sum(axis=1)
+        return list(zip(dims, bounds.tolist(), strict=True))
+
+    def _radix_product(self, dims: tuple[int, ...]) -> float:
+        return math.prod(self._radices[j] for j in dims)
 
     def present_values(self) -> list[list[int]]:
         """Per quasi-identifier and level, how many distinct generalised values occur."""
@@ -194,12 +223,12 @@ class _Lattice:
 
     def greedy(self, top: tuple[int, ...], max_suppressed: int) -> NodeStats | None:
         """Walk down from the top, always to the feasible child with the least DM."""
-        current = self.evaluate(top)
+        current = self._remember(top)
         if current.suppressed > max_suppressed:
             return None
         while True:
             children = [
-                self.evaluate((*current.levels[:j], lv - 1, *current.levels[j + 1 :]))
+                self._remember((*current.levels[:j], lv - 1, *current.levels[j + 1 :]))
                 for j, lv in enumerate(current.levels)
                 if lv > 0
             ]
@@ -211,12 +240,20 @@ class _Lattice:
                 return current
             current = step
 
+    def _remember(self, levels: tuple[int, ...]) -> NodeStats:
+        """Evaluate for the greedy descent, keeping the class sizes for the bounds later
+        (unless they are large: the descent must not hold many big arrays)."""
+        stats = self.evaluate(levels)
+        if len(self.sizes) <= 100_000:
+            self._greedy_sizes[levels] = self.sizes
+        return stats
+
     def _stats(
         self, levels: tuple[int, ...], sizes: np.ndarray, distinct: np.ndarray | None
     ) -> NodeStats:
         kept = sizes >= self.k
         if distinct is not None:
-            kept &= distinct >= self.l
+            kept &= distinct >= self.diversity
         kept_sizes = sizes[kept]
         suppressed = self.n - int(kept_sizes.sum())
         return NodeStats(
@@ -235,66 +272,26 @@ class _Lattice:
         far fewer rows than the full histogram."""
         if dims in self._projections:
             return self._projections[dims]
-        wanted = set(dims)
-        source_dims, (codes, counts, sens) = min(
-            ((d, p) for d, p in self._projections.items() if wanted <= set(d)),
-            key=lambda item: len(item[1][1]),
-        )
+        # Build from the projection with one more dimension: the cached one with the fewest
+        # rows, or else (recursively) the one adding the dimension with the fewest values.
+        # Chains of small steps cost far less than grouping the full histogram every time.
+        wider = [tuple(sorted((*dims, j))) for j in range(len(self.tops)) if j not in dims]
+        cached = [d for d in wider if d in self._projections]
+        if cached:
+            source_dims = min(cached, key=lambda d: len(self._projections[d][1]))
+        else:
+            source_dims = min(wider, key=lambda d: self._radix_product(d))
+        codes, counts, sens = self._projection(source_dims)
         matrix = codes[:, [source_dims.index(j) for j in dims]]
-        diverse = sens is not None and self.l > 1
+        diverse = sens is not None and self.diversity > 1
         if diverse:
             matrix = np.concatenate([matrix, sens], axis=1)
         grouped, summed = group_rows(matrix, counts)
         width = len(dims)
-        projection = (grouped[:, :width], summed, grouped[:, width:] if diverse else None)
+        projection = (
+            np.asfortranarray(grouped[:, :width]),
+            summed,
+            grouped[:, width:] if diverse else None,
+        )
         self._projections[dims] = projection
         return projection
-
-
-def class_sizes(
-    generalised: list[np.ndarray],
-    cards: list[int],
-    counts: np.ndarray,
-    sensitive: np.ndarray | None,
-    diversity: bool,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Rows per equivalence class (and, if asked, the fewest distinct sensitive values per
-    class over the sensitive attributes). Sizes may include empty classes of size 0."""
-    space = float(np.prod(np.asarray(cards, dtype=float))) if cards else 1.0
-    if space < _PACK_LIMIT:
-        key = np.zeros(len(counts), dtype=np.int64)
-        for codes, card in zip(generalised, cards, strict=True):
-            key = key * card + codes
-    else:
-        key, space = row_ids(np.stack(generalised, axis=1))
-    if space <= 8 * len(counts) + 4096:
-        groups = int(space)
-    elif not diversity and _sum_by_sorting_fits(int(space), counts):
-        return _sizes_by_sorting(key, counts), None
-    else:
-        key, groups = row_ids(key[:, None])
-    sizes = np.bincount(key, weights=counts, minlength=groups).astype(np.int64)
-    if not diversity or sensitive is None:
-        return sizes, None
-    fewest = np.full(groups, np.iinfo(np.int64).max, dtype=np.int64)
-    for column in sensitive.T:
-        present = column >= 0  # a missing sensitive value is not a distinct value
-        span = int(column.max(initial=0)) + 1
-        pairs = np.unique(key[present] * span + column[present])
-        np.minimum(fewest, np.bincount(pairs // span, minlength=groups), out=fewest)
-    return sizes, fewest
-
-
-def _sum_by_sorting_fits(space: int, counts: np.ndarray) -> bool:
-    return space.bit_length() + int(counts.max(initial=1)).bit_length() <= 62
-
-
-def _sizes_by_sorting(key: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Sum ``counts`` per distinct ``key`` with one in-place sort of key and count packed into
-    one int64 (measured 2x faster than np.unique with an inverse on 20k keys)."""
-    shift = int(counts.max(initial=1)).bit_length()
-    packed = (key << shift) | counts
-    packed.sort()
-    keys = packed >> shift
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    return np.add.reduceat(packed & ((1 << shift) - 1), starts) if len(packed) else packed

@@ -9,6 +9,7 @@ released label of every distinct combination. Applying it never mutates its inpu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -16,8 +17,9 @@ import pandas as pd
 import pyarrow as pa
 
 from minimizer.errors import DataError
-from minimizer.guarantees.kanon_histogram import QIHistogram, encode_frame, lookup_rows, row_ids
-from minimizer.guarantees.kanon_lattice import NodeStats, class_sizes
+from minimizer.guarantees.kanon_grouping import class_sizes, find_rows, row_ids, row_index
+from minimizer.guarantees.kanon_histogram import QIHistogram, encode_frame
+from minimizer.guarantees.kanon_lattice import NodeStats
 from minimizer.guarantees.mondrian import MondrianCut
 from minimizer.hierarchy import TOP, Hierarchy, string_series
 
@@ -33,7 +35,7 @@ class KAnonPlan:
 
     method: Method
     k: int
-    l: int
+    diversity: int
     columns: tuple[str, ...]
     hierarchies: tuple[Hierarchy, ...]
     levels: dict[str, int] | None
@@ -48,6 +50,10 @@ class KAnonPlan:
     radices: tuple[int, ...]
     suppress_row: np.ndarray
     labels: tuple[tuple[pa.Array, np.ndarray], ...] | None = None  # distinct labels, code per row
+
+    @cached_property
+    def _index(self) -> pd.Index:
+        return row_index(self.table, self.radices)
 
     def apply(self, chunk: pd.DataFrame, *, suppress: Suppress = "mask") -> pd.DataFrame:
         """The chunk with its quasi-identifiers recoded and suppressed rows masked or dropped."""
@@ -73,7 +79,7 @@ class KAnonPlan:
             codes = np.stack(
                 [h.level_codes(levels[c])[codes[:, j]] for j, (c, h) in enumerate(pairs)], axis=1
             )
-        position = lookup_rows(self.table, self.radices, codes)
+        position = find_rows(self._index, self.radices, codes)
         unseen = int(np.count_nonzero(position < 0))
         if unseen:
             raise DataError(
@@ -94,7 +100,7 @@ class KAnonPlan:
         return out, self.suppress_row[position]
 
 
-def full_domain_plan(hist: QIHistogram, stats: NodeStats, k: int, l: int) -> KAnonPlan:
+def full_domain_plan(hist: QIHistogram, stats: NodeStats, k: int, diversity: int) -> KAnonPlan:
     generalised = [
         h.level_codes(lv)[hist.codes[:, j]]
         for j, (h, lv) in enumerate(zip(hist.hierarchies, stats.levels, strict=True))
@@ -103,17 +109,17 @@ def full_domain_plan(hist: QIHistogram, stats: NodeStats, k: int, l: int) -> KAn
     matrix = np.stack(generalised, axis=1)
     ids, groups = row_ids(matrix)
     sizes, distinct = class_sizes(
-        [ids], [groups], hist.counts, hist.sensitive_codes, diversity=l > 1
+        ids[:, None], [groups], hist.counts, hist.sensitive_codes, count_distinct=diversity > 1
     )
     kept = sizes >= k
     if distinct is not None:
-        kept &= distinct >= l
+        kept &= distinct >= diversity
     first = np.empty(groups, dtype=np.int64)
     first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
     return KAnonPlan(
         method="full_domain",
         k=k,
-        l=l,
+        diversity=diversity,
         columns=hist.columns,
         hierarchies=hist.hierarchies,
         levels=dict(zip(hist.columns, stats.levels, strict=True)),
@@ -128,14 +134,14 @@ def full_domain_plan(hist: QIHistogram, stats: NodeStats, k: int, l: int) -> KAn
     )
 
 
-def mondrian_plan(hist: QIHistogram, cut: MondrianCut, k: int, l: int) -> KAnonPlan:
+def mondrian_plan(hist: QIHistogram, cut: MondrianCut, k: int, diversity: int) -> KAnonPlan:
     ids, groups = row_ids(hist.codes)
     first = np.empty(groups, dtype=np.int64)
     first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
     return KAnonPlan(
         method="mondrian",
         k=k,
-        l=l,
+        diversity=diversity,
         columns=hist.columns,
         hierarchies=hist.hierarchies,
         levels=None,

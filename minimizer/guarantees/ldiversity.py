@@ -12,7 +12,7 @@ A missing sensitive value is not a distinct value (it cannot make a class more d
 missing quasi-identifier is a value of its own, as in k-anonymity.
 
 >>> frame = pd.DataFrame({"zip": ["a", "a", "b", "b"], "disease": ["x", "y", "x", "x"]})
->>> report = check_l_diversity(frame, ["zip"], ["disease"], l=2)
+>>> report = check_l_diversity(frame, ["zip"], ["disease"], diversity=2)
 >>> report.achieved, report.violating_classes, report.violating_rows
 (1, 1, 2)
 """
@@ -36,7 +36,7 @@ __all__ = ["LDiversityReport", "check_l_diversity", "l_diversify"]
 class LDiversityReport:
     """How diverse the classes are. Counts only: no values."""
 
-    l: int
+    diversity: int
     achieved: int  # fewest distinct sensitive values in any class, over all sensitive attributes
     classes: int
     violating_classes: int
@@ -51,7 +51,7 @@ def check_l_diversity(
     frame: pd.DataFrame,
     quasi_identifiers: Sequence[str],
     sensitive: Sequence[str],
-    l: int,
+    diversity: int,
     *,
     exclude: np.ndarray | pd.Series | None = None,
 ) -> LDiversityReport:
@@ -59,13 +59,15 @@ def check_l_diversity(
     if exclude is not None:
         frame = frame.loc[~np.asarray(exclude, dtype=bool)]
     if frame.empty:
-        return LDiversityReport(l=l, achieved=0, classes=0, violating_classes=0, violating_rows=0)
+        return LDiversityReport(
+            diversity=diversity, achieved=0, classes=0, violating_classes=0, violating_rows=0
+        )
     groups = frame.groupby(list(quasi_identifiers), dropna=False, sort=False, observed=True)
     distinct = pd.concat([groups[s].nunique(dropna=True) for s in sensitive], axis=1).min(axis=1)
     sizes = groups.size()
-    bad = distinct < l
+    bad = distinct < diversity
     return LDiversityReport(
-        l=l,
+        diversity=diversity,
         achieved=int(distinct.min()),
         classes=len(sizes),
         violating_classes=int(bad.sum()),
@@ -78,7 +80,7 @@ def l_diversify(
     quasi_identifiers: Mapping[str, Hierarchy],
     sensitive: Sequence[str],
     k: int,
-    l: int,
+    diversity: int,
     max_suppression: float,
     *,
     method: Method = "full_domain",
@@ -100,6 +102,6 @@ def l_diversify(
         method=method,
         suppress=suppress,
         sensitive=sensitive,
-        l=l,
+        diversity=diversity,
         table=table,
     )

@@ -21,13 +21,14 @@ value with known ones is released as ``*``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.kanon_histogram import QIHistogram, row_ids
+from minimizer.guarantees.kanon_grouping import row_ids
+from minimizer.guarantees.kanon_histogram import QIHistogram
 from minimizer.hierarchy import TOP, Hierarchy
 
 __all__ = ["MondrianCut", "mondrian"]
@@ -45,9 +46,9 @@ class MondrianCut:
     discernibility: int
 
 
-def mondrian(hist: QIHistogram, k: int, *, l: int = 1) -> MondrianCut:
+def mondrian(hist: QIHistogram, k: int, *, diversity: int = 1) -> MondrianCut:
     n = hist.rows
-    sens = hist.sensitive_codes if l > 1 else None
+    sens = hist.sensitive_codes if diversity > 1 else None
     if n < k:
         raise GuaranteeError(
             f"k={k} exceeds the {n} row(s) of the table",
@@ -55,14 +56,14 @@ def mondrian(hist: QIHistogram, k: int, *, l: int = 1) -> MondrianCut:
             reason="k_unreachable",
             count=n,
         )
-    if sens is not None and min(_distinct(sens, np.ones(len(sens), bool))) < l:
+    if sens is not None and min(_distinct(sens, np.ones(len(sens), bool))) < diversity:
         raise GuaranteeError(
-            f"the table has fewer than l={l} distinct values of a sensitive attribute",
+            f"the table has fewer than l={diversity} distinct values of a sensitive attribute",
             check="l_diversity",
             reason="l_unreachable",
         )
     ordinals = np.stack([h.order[hist.codes[:, j]] for j, h in enumerate(hist.hierarchies)], 1)
-    part = _partition(ordinals, hist.counts, k, l, sens)
+    part = _partition(ordinals, hist.counts, k, diversity, sens)
     order = np.argsort(part, kind="stable")
     starts = np.flatnonzero(np.diff(part[order], prepend=-1))
     lows = np.minimum.reduceat(ordinals[order], starts, axis=0)
@@ -89,7 +90,7 @@ def mondrian(hist: QIHistogram, k: int, *, l: int = 1) -> MondrianCut:
 
 
 def _partition(
-    ordinals: np.ndarray, counts: np.ndarray, k: int, l: int, sens: np.ndarray | None
+    ordinals: np.ndarray, counts: np.ndarray, k: int, diversity: int, sens: np.ndarray | None
 ) -> np.ndarray:
     """Partition id of every histogram row.
 
@@ -100,8 +101,10 @@ def _partition(
     scale = np.maximum(ordinals.max(axis=0) - ordinals.min(axis=0), 1).astype(float)
     part = np.zeros(len(ordinals), dtype=np.int64)
     total = np.array([int(counts.sum())], dtype=np.int64)
+    closed = np.array([False])  # no allowable cut: final, never tried again
     while True:
-        rows = np.flatnonzero(total[part] >= 2 * k)  # smaller partitions cannot be cut
+        # Partitions under 2k rows cannot be cut.
+        rows = np.flatnonzero((total[part] >= 2 * k) & ~closed[part])
         if len(rows) == 0:
             return part
         rows = rows[np.argsort(part[rows], kind="stable")]
@@ -122,11 +125,14 @@ def _partition(
             pending &= widths[np.arange(len(starts)), dims] > 0
             if not pending.any():
                 break
-            found = _best_cuts(sub, rows, owner, dims, pending, total[parts], counts, k, l, sens)
+            found = _best_cuts(
+                sub, rows, owner, dims, pending, total[parts], counts, k, diversity, sens
+            )
             chosen, at, left = found
             cut_dim[chosen], cut_at[chosen], cut_left[chosen] = dims[chosen], at, left
             pending[chosen] = False
         split = cut_dim >= 0
+        closed[parts[~split]] = True
         if not split.any():
             return part
         # The right half of every cut partition gets a new id; the left half keeps the old one.
@@ -138,6 +144,7 @@ def _partition(
         old_totals = total[parts[split]]
         total[parts[split]] = cut_left[split]
         total = np.append(total, old_totals - cut_left[split])
+        closed = np.append(closed, np.zeros(int(split.sum()), dtype=bool))
 
 
 def _best_cuts(
@@ -149,7 +156,7 @@ def _best_cuts(
     totals: np.ndarray,
     counts: np.ndarray,
     k: int,
-    l: int,
+    diversity: int,
     sens: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each pending partition, along its preferred dimension, the allowable threshold
@@ -171,7 +178,7 @@ def _best_cuts(
     size = totals[who[candidates]]
     allowed = (mass >= k) & (size - mass >= k)
     if sens is not None:
-        allowed &= _diverse(candidates, who, values, sens[rows[positions]], l)
+        allowed &= _diverse(candidates, who, values, sens[rows[positions]], diversity)
     candidates, mass, size = candidates[allowed], mass[allowed], size[allowed]
     # Per partition, the candidate with the smallest imbalance (ties: the lower threshold).
     order = np.lexsort((candidates, np.abs(2 * mass - size), who[candidates]))
@@ -181,7 +188,7 @@ def _best_cuts(
 
 
 def _diverse(
-    candidates: np.ndarray, who: np.ndarray, values: np.ndarray, sens: np.ndarray, l: int
+    candidates: np.ndarray, who: np.ndarray, values: np.ndarray, sens: np.ndarray, diversity: int
 ) -> np.ndarray:
     """Whether each candidate threshold leaves l distinct values of every sensitive attribute
     on both sides (rows are sorted by partition, then value)."""
@@ -207,7 +214,7 @@ def _diverse(
         right = in_part - (
             np.searchsorted(last_key, at, "right") - np.searchsorted(last_key, start)
         )
-        ok &= (left >= l) & (right >= l)
+        ok &= (left >= diversity) & (right >= diversity)
     return ok
 
 
@@ -245,7 +252,7 @@ def _labeller(h: Hierarchy):  # type: ignore[no-untyped-def]
                 return str(names[node]), int(last[node])
         return None
 
-    @lru_cache(maxsize=None)
+    @cache
     def label(low: int, high: int) -> str | None:
         if high == null:
             return None if low == null else TOP

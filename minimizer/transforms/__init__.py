@@ -7,6 +7,7 @@ Importing this package registers every transform; ``REGISTRY`` then maps
 from minimizer.transforms import (
     age_band,
     coarsen,
+    encrypt,
     hierarchy,
     mask,
     numeric_bucket,
@@ -40,6 +41,7 @@ __all__ = [
 MODULES = (
     age_band,
     coarsen,
+    encrypt,
     hierarchy,
     mask,
     numeric_bucket,

@@ -48,7 +48,7 @@ def kept_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[~(frame[QIS] == TOP).all(axis=1)]
 
 
-def assert_k_and_l(frame: pd.DataFrame, k: int, l: int) -> None:
+def assert_k_and_l(frame: pd.DataFrame, k: int, l: int) -> None:  # noqa: E741
     """Independent check: plain pandas group-by over the released rows."""
     groups = kept_rows(frame).groupby(QIS, dropna=False)
     if groups.ngroups:
@@ -57,7 +57,7 @@ def assert_k_and_l(frame: pd.DataFrame, k: int, l: int) -> None:
             assert groups["disease"].nunique(dropna=True).min() >= l
 
 
-def brute_force(frame: pd.DataFrame, k: int, l: int, budget: int) -> int | None:
+def brute_force(frame: pd.DataFrame, k: int, l: int, budget: int) -> int | None:  # noqa: E741
     """Least DM over every lattice node where classes with < k rows or < l diseases are
     suppressed within the budget (plain pandas, no engine code)."""
     best = None
@@ -66,7 +66,7 @@ def brute_force(frame: pd.DataFrame, k: int, l: int, budget: int) -> int | None:
         generalised = pd.DataFrame(
             {
                 c: frame[c].astype(str).map({r[0]: r[lv] for r in ROWS[c]})
-                for c, lv in zip(QIS, node)
+                for c, lv in zip(QIS, node, strict=True)
             }
         )
         generalised["disease"] = frame["disease"]
@@ -113,7 +113,11 @@ def test_missing_sensitive_values_do_not_count_as_distinct() -> None:
 
 
 @pytest.mark.parametrize(("k", "l", "max_suppression"), [(2, 2, 0.0), (3, 2, 0.05), (4, 3, 0.1)])
-def test_full_domain_finds_the_brute_force_optimum(k: int, l: int, max_suppression: float) -> None:
+def test_full_domain_finds_the_brute_force_optimum(
+    k: int,
+    l: int,  # noqa: E741
+    max_suppression: float,
+) -> None:
     frame = patients(200, seed=k + l)
     result = l_diversify(frame, HIERARCHIES, ["disease"], k, l, max_suppression)
     budget = math.floor(max_suppression * len(frame))
@@ -165,7 +169,13 @@ def test_a_column_cannot_be_both_quasi_identifier_and_sensitive() -> None:
     method=st.sampled_from(["full_domain", "mondrian"]),
 )
 def test_property_released_classes_are_k_anonymous_and_l_diverse(
-    n: int, seed: int, k: int, l: int, max_suppression: float, missing: float, method: str
+    n: int,
+    seed: int,
+    k: int,
+    l: int,  # noqa: E741
+    max_suppression: float,
+    missing: float,
+    method: str,
 ) -> None:
     frame = patients(n, seed=seed, missing=missing)
     try:
@@ -176,3 +186,10 @@ def test_property_released_classes_are_k_anonymous_and_l_diverse(
         return
     assert result.suppressed <= math.floor(max_suppression * n + 1e-9)
     assert_k_and_l(result.frame, k, l)
+
+
+def test_a_full_budget_does_not_turn_an_impossible_l_into_an_empty_release() -> None:
+    frame = patients(50, diseases=1)
+    with pytest.raises(GuaranteeError) as caught:
+        l_diversify(frame, HIERARCHIES, ["disease"], 2, 2, 1.0)
+    assert caught.value.reason == "all_suppressed"

@@ -65,3 +65,24 @@ def test_deterministic_and_well_formed(values):
     assert len({v for v, _ in pairs}) == len({t for _, t in pairs}) == len(pairs)
     for v in {v for v in values if v is not None}:
         assert token_for(v, key) in set(present)
+
+
+def test_rotating_tokens_change_every_day_and_match_token_for(ctx, purpose_key):
+    from minimizer.transforms.pseudonymise import period_label
+
+    ts = pd.to_datetime(
+        ["2026-06-14 08:00", "2026-06-14 22:00", "2026-06-15 08:00", None], utc=True
+    )
+    df = pd.DataFrame({"id": ["C1", "C1", "C1", "C1"], "ts": ts})
+    out = Pseudonymise(rotate="day", time="ts").apply(df, "id", ctx)
+    assert out.values[0] == out.values[1] != out.values[2]
+    assert out.values[0] == token_for("C1", purpose_key, period_label(ts[0], "day"))
+    assert out.values[0] != token_for("C1", purpose_key)
+    assert pd.isna(out.values[3]) and out.invalid.tolist() == [False, False, False, True]
+
+
+def test_rotation_needs_a_time_column():
+    import pytest
+
+    with pytest.raises(ValueError, match="needs 'time'"):
+        Pseudonymise(rotate="week")

@@ -142,9 +142,18 @@ class EventSource:
                         "Parquet source holds no files", table=self.name, reason="missing_source"
                     )
                 schema = pa.unify_schemas([*schemas, _PARTITION], promote_options="permissive")
+                # Writers differ (pandas writes large_string): read every file as plain string.
+                schema = pa.schema(
+                    [
+                        f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f
+                        for f in schema
+                    ]
+                )
+                self._cached = ds.dataset(
+                    self.root, schema=schema, format="parquet", partitioning=_PARTITIONING
+                )
             except (pa.ArrowException, OSError):
                 raise self._unreadable() from None
-            self._cached = base.replace_schema(schema)
         return self._cached
 
     def columns(self) -> list[str]:

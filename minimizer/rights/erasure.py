@@ -1,0 +1,300 @@
+"""Right to erasure (GDPR Art. 17): delete a subject's rows from every table, in one
+transaction per warehouse, record it without the id, and keep them from coming back.
+
+For each subject: their token in every purpose and every live key version (the policies say
+which columns pseudonymise the subject key; tables no policy names are searched in every text
+column), and the key ids of their sealed values. Then, in one transaction:
+
+1. count and delete the matching rows, table by table;
+2. add one row per subject to ``minimizer_audit.erasures`` (keyed digest, counts per table);
+3. add their digests, one per live key version, to ``minimizer_audit.suppressed_subjects``,
+   which the next loads consult (:mod:`.suppression`);
+4. destroy their data keys in the subject key store (crypto-shredding), last, so a failure
+   before it rolls the warehouse back and a failure in it does too.
+
+A subject with no rows anywhere is still recorded and suppressed (the CRM may hold them and the
+next load would bring them in); ``strict=True`` refuses instead, recording nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from minimizer.io.warehouse import DIALECTS, Execute, Warehouse
+from minimizer.keys import KeyRing
+from minimizer.policy import Policy
+from minimizer.rights.catalogue import Catalogue, open_catalogue
+from minimizer.rights.digest import ERASURE_USE, keyed_hex, subject_digests
+from minimizer.rights.errors import ErasureError
+from minimizer.rights.keystore import SubjectKeyStore
+from minimizer.rights.sealed import KEY_ID_CHARS, key_id_prefix
+from minimizer.rights.sql import (
+    count_matches_sql,
+    delete_matches_sql,
+    insert_erasures_sql,
+    insert_suppressed_sql,
+)
+from minimizer.rights.targets import subject_columns
+from minimizer.transforms.pseudonymise import tokens
+
+__all__ = ["ErasureReport", "ErasureRequest", "SubjectErasure", "erase_subjects"]
+
+
+@dataclass(frozen=True, repr=False)
+class ErasureRequest:
+    """One subject to erase. The id never appears in a repr, a log line or an error."""
+
+    subject_id: str
+    requested_at: datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"ErasureRequest(subject_id=<hidden>, requested_at={self.requested_at!r})"
+
+
+@dataclass
+class SubjectErasure:
+    """What was done for one subject: the audit row, before it is written."""
+
+    erasure_id: str
+    digest: str
+    requested_at: datetime
+    rows: dict[str, int] = field(default_factory=dict)
+    keys_destroyed: int = 0
+
+    @property
+    def found(self) -> bool:
+        return bool(sum(self.rows.values()) or self.keys_destroyed)
+
+
+@dataclass
+class ErasureReport:
+    subjects: list[SubjectErasure]
+    tables: list[str]  # every table searched, schema.table
+    key_version: int
+    done_at: datetime
+
+    def deleted(self) -> dict[str, int]:
+        """Rows deleted per table, every searched table listed (0 included)."""
+        totals = dict.fromkeys(self.tables, 0)
+        for subject in self.subjects:
+            for table, n in subject.rows.items():
+                totals[table] = totals.get(table, 0) + n
+        return totals
+
+    @property
+    def not_found(self) -> int:
+        return sum(not s.found for s in self.subjects)
+
+    @property
+    def keys_destroyed(self) -> int:
+        return sum(s.keys_destroyed for s in self.subjects)
+
+    def summary(self) -> dict[str, object]:
+        """JSON-able figures (for Airflow XCom and logs): counts and keyed ids only."""
+        return {
+            "subjects": len(self.subjects),
+            "not_found": self.not_found,
+            "rows_deleted": {t: n for t, n in self.deleted().items() if n},
+            "keys_destroyed": self.keys_destroyed,
+            "erasure_ids": [s.erasure_id for s in self.subjects],
+        }
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One column to search: exact values (tokens) or a prefix (the key id of sealed values),
+    each mapped to the index of its subject."""
+
+    schema: str
+    table: str
+    column: str
+    values: dict[str, int]
+    prefix: int | None = None
+
+
+def _dedupe(requests: Sequence[ErasureRequest]) -> list[ErasureRequest]:
+    """One request per subject; the earliest request time wins (when the clock started)."""
+    frame = pd.DataFrame(
+        {
+            "id": [r.subject_id for r in requests],
+            "at": pd.to_datetime([r.requested_at for r in requests], utc=True),
+        }
+    )
+    first = frame.sort_values("at", na_position="last").drop_duplicates("id", keep="first")
+    first = first.sort_index()
+    return [
+        ErasureRequest(i, None if pd.isna(t) else t.to_pydatetime())
+        for i, t in zip(first["id"], first["at"], strict=True)
+    ]
+
+
+def _token_index(keyring: KeyRing, purpose: str, ids: list[str]) -> dict[str, int]:
+    """Every live version's token of each subject in one purpose -> subject index."""
+    series = pd.Series(ids, dtype="str")
+    index: dict[str, int] = {}
+    for version in keyring.live_versions:
+        made = tokens(series, keyring.purpose_key(purpose, version))
+        index.update(zip(made, range(len(ids)), strict=True))
+    return index
+
+
+def _searches(
+    catalogue: Catalogue,
+    policies: list[Policy],
+    keyring: KeyRing,
+    ids: list[str],
+    sealed: dict[str, dict[str, int]],
+) -> list[_Search]:
+    """Policy columns first, then every text column of tables no policy names."""
+    tokens_of: dict[str, dict[str, int]] = {}
+
+    def token_map(purpose: str) -> dict[str, int]:
+        if purpose not in tokens_of:
+            tokens_of[purpose] = _token_index(keyring, purpose, ids)
+        return tokens_of[purpose]
+
+    found = []
+    for col in subject_columns(policies):
+        if not catalogue.has(col.schema, col.table, col.column):
+            continue  # a purpose not loaded into this warehouse yet
+        if col.kind == "token":
+            found.append(_Search(col.schema, col.table, col.column, token_map(col.schema)))
+        elif sealed.get(col.schema):
+            found.append(
+                _Search(col.schema, col.table, col.column, sealed[col.schema], KEY_ID_CHARS)
+            )
+    for schema, table in catalogue.orphans():
+        for column in catalogue.text_columns(schema, table):
+            found.append(_Search(schema, table, column, token_map(schema)))
+            if sealed.get(schema):
+                found.append(_Search(schema, table, column, sealed[schema], KEY_ID_CHARS))
+    return found
+
+
+def _delete(
+    execute: Execute, dialect_name: str, search: _Search, rows: list[dict[str, int]]
+) -> None:
+    """Count the matches per subject, then delete them. Counting first keeps the audit exact:
+    the transaction holds the purpose lock, so no load interleaves."""
+    dialect = DIALECTS[dialect_name]
+    values = list(search.values)
+    args = (search.schema, search.table, search.column, dialect, search.prefix)
+    matches = execute(count_matches_sql(*args), [values])
+    if not matches:
+        return
+    name = f"{search.schema}.{search.table}"
+    for value, n in matches:
+        slot = rows[search.values[str(value)]]
+        slot[name] = slot.get(name, 0) + int(n)  # type: ignore[call-overload]
+    execute(delete_matches_sql(*args), [values])
+
+
+def _erasure_ids(keyring: KeyRing, requests: list[ErasureRequest]) -> list[str]:
+    """Keyed on (id, request time) when the time is known, so a rerun of the same request
+    (an Airflow retry) finds its first record instead of writing a second one."""
+    secret = keyring.secret_for(ERASURE_USE)
+    return [
+        keyed_hex(secret, [f"{r.subject_id}\x1f{r.requested_at.isoformat()}"])[0]
+        if r.requested_at is not None
+        else uuid.uuid4().hex
+        for r in requests
+    ]
+
+
+def erase_subjects(
+    warehouse: Warehouse,
+    policies: list[Policy],
+    keyring: KeyRing,
+    requests: Sequence[ErasureRequest],
+    *,
+    keystore: SubjectKeyStore | None = None,
+    strict: bool = False,
+    origin: str = "cli",
+) -> ErasureReport:
+    """Erase the subjects everywhere in ``warehouse``, all or nothing. See the module doc."""
+    if not requests:
+        raise ErasureError("no subject to erase", reason="empty_request", count=0)
+    if any(not r.subject_id or not r.subject_id.strip() for r in requests):
+        raise ErasureError("an empty subject id cannot be erased", reason="empty_id")
+    todo = _dedupe(requests)
+    ids = [r.subject_id for r in todo]
+    done = datetime.now(UTC)
+    subjects = [
+        SubjectErasure(eid, digest, r.requested_at or done)
+        for eid, digest, r in zip(
+            _erasure_ids(keyring, todo),
+            subject_digests(keyring, ids, keyring.current),
+            todo,
+            strict=True,
+        )
+    ]
+    # Key ids of the subjects in every purpose of the key store (purpose -> kid -> index).
+    kids = keystore.subject_key_ids(keyring, ids) if keystore is not None else {}
+    sealed = {p: {key_id_prefix(k): i for i, k in enumerate(ks)} for p, ks in kids.items()}
+    rows: list[dict[str, int]] = [{} for _ in ids]
+    dialect = DIALECTS[warehouse.kind]
+    with warehouse.atomic() as execute:
+        catalogue = open_catalogue(execute, dialect, policies)
+        for search in _searches(catalogue, policies, keyring, ids, sealed):
+            _delete(execute, dialect.name, search, rows)
+        present = keystore.existing([k for ks in kids.values() for k in ks]) if keystore else set()
+        for i, subject in enumerate(subjects):
+            subject.rows = rows[i]
+            subject.keys_destroyed = sum(ks[i] in present for ks in kids.values())
+        missing = sum(not s.found for s in subjects)
+        if strict and missing:
+            raise ErasureError(
+                "no row and no key found for some subject(s); nothing was erased or recorded"
+                " (without --strict they would be recorded and suppressed)",
+                reason="subject_not_found",
+                count=missing,
+            )
+        _record(execute, dialect.name, keyring, ids, subjects, done, origin)
+        if keystore is not None and kids:
+            keystore.destroy(kids)  # last: its failure rolls the warehouse back
+    tables = sorted({f"{s}.{t}" for s, t in catalogue.tables})
+    return ErasureReport(subjects, tables, keyring.current, done)
+
+
+def _record(
+    execute: Execute,
+    dialect_name: str,
+    keyring: KeyRing,
+    ids: list[str],
+    subjects: list[SubjectErasure],
+    done: datetime,
+    origin: str,
+) -> None:
+    dialect = DIALECTS[dialect_name]
+    n = len(subjects)
+    execute(
+        insert_erasures_sql(dialect),
+        [
+            [s.erasure_id for s in subjects],
+            [s.digest for s in subjects],
+            [str(keyring.current)] * n,
+            [s.requested_at.isoformat() for s in subjects],
+            [done.isoformat()] * n,
+            [json.dumps(s.rows, sort_keys=True) for s in subjects],
+            [str(s.keys_destroyed) for s in subjects],
+            [origin] * n,
+        ],
+    )
+    # One digest per live version: the list still matches after a rotation, until re-keying
+    # adds the new version's digests and the old version is retired.
+    for version in keyring.live_versions:
+        execute(
+            insert_suppressed_sql(dialect),
+            [
+                subject_digests(keyring, ids, version),
+                [str(version)] * n,
+                [done.isoformat()] * n,
+                [s.erasure_id for s in subjects],
+            ],
+        )

@@ -1,0 +1,310 @@
+"""Key rotation, second half: move the warehouse to the current key version, then retire.
+
+``minimizer keys rotate`` adds a key version. :func:`rekey_warehouse` then rewrites every token
+of the older live versions to the current one. Tokens are one-way, so the old -> new mapping is
+rebuilt from the raw ids in the sources (every pseudonymised source column of every policy),
+held in memory and in a TEMPORARY table of the warehouse session that is dropped inside the
+same transaction: the mapping is never committed anywhere. In that one transaction:
+
+1. fill the temporary mapping and UPDATE every token column through it;
+2. sweep every text column of every purpose schema for tokens of any non-current version
+   (ids no longer in the sources, tables no policy names): fail with the counts, nothing
+   changed (default), or delete those rows (``delete_unmapped``);
+3. add current-version digests of suppressed subjects still in the sources to the list;
+4. drop the mapping and write one audit row per purpose (status ``rekeyed``).
+
+Then the subject key store is re-wrapped under the current version. Afterwards no token of an
+old version remains, joins hold (the same id maps to the same new token in every table), and
+:func:`retire_version` can destroy the old master for good.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from minimizer.errors import KeyMaterialError
+from minimizer.io.warehouse import (
+    AUDIT_SCHEMA,
+    DIALECTS,
+    Dialect,
+    Execute,
+    Warehouse,
+    audit_params,
+    audit_upsert_sql,
+    ident,
+    qualified,
+)
+from minimizer.keys import KeyRing
+from minimizer.pipeline import Sources
+from minimizer.policy import Policy, SourceSpec
+from minimizer.rights.catalogue import Catalogue, open_catalogue
+from minimizer.rights.digest import subject_digests
+from minimizer.rights.errors import RekeyError
+from minimizer.rights.keystore import SubjectKeyStore
+from minimizer.rights.sql import SUPPRESSED, insert_suppressed_sql
+from minimizer.rights.targets import pseudonym_columns
+from minimizer.transforms.pseudonymise import tokens
+
+__all__ = ["RekeyReport", "read_subject_ids", "rekey_warehouse", "retire_version"]
+
+_BATCH = 50_000  # mapping rows per bound array
+
+
+@dataclass
+class RekeyReport:
+    from_versions: list[int]
+    to_version: int
+    ids_read: dict[str, int] = field(default_factory=dict)  # purpose -> distinct ids
+    updated: dict[str, int] = field(default_factory=dict)  # schema.table.column -> rows
+    deleted_unmapped: dict[str, int] = field(default_factory=dict)  # schema.table -> rows
+    suppressed_migrated: int = 0
+    keys_rewrapped: int = 0
+
+
+def _slot(name: str, spec: SourceSpec) -> str:
+    """Which physical source a policy source reads (two policies may read one table)."""
+    return "events" if spec.kind == "events" else f"table:{spec.table or name}"
+
+
+def _id_columns(policy: Policy, name: str, spec: SourceSpec) -> set[str]:
+    cols = {c.source_column for c in pseudonym_columns([policy]) if c.table == name}
+    return cols | ({spec.key} if spec.key else set())
+
+
+def read_subject_ids(
+    policies: list[Policy], sources: Sources
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Distinct raw ids per purpose (every pseudonymised source column), and the ids of every
+    source ``key`` column. Each physical source is read once, only the columns needed, in
+    chunks; ids are text the way pseudonymise reads them (``str`` of the value)."""
+    wanted: dict[str, tuple[str, SourceSpec, set[str]]] = {}
+    for policy in policies:
+        for name, spec in policy.sources.items():
+            slot = wanted.setdefault(_slot(name, spec), (name, spec, set()))
+            slot[2].update(_id_columns(policy, name, spec))
+    seen: dict[tuple[str, str], set[str]] = {}
+    for slot, (name, spec, cols) in wanted.items():
+        for chunk in sources.open(name, spec).chunks(sorted(cols)):
+            for col in cols:
+                found = pd.unique(chunk[col].dropna())
+                seen.setdefault((slot, col), set()).update(map(str, found))
+    per_purpose = {
+        policy.purpose: sorted(
+            set().union(
+                *(
+                    seen.get((_slot(c.table, policy.sources[c.table]), c.source_column), set())
+                    for c in pseudonym_columns([policy])
+                )
+            )
+        )
+        for policy in policies
+    }
+    keys: set[str] = set().union(
+        *(
+            seen.get((_slot(name, spec), spec.key), set())
+            for policy in policies
+            for name, spec in policy.sources.items()
+            if spec.key
+        )
+    )
+    return per_purpose, sorted(keys)
+
+
+def _old_prefixes(keyring: KeyRing) -> list[str]:
+    """LIKE patterns of every version but the current one (retired ones included)."""
+    return [f"mzp{v}\\_%" for v in sorted(keyring.masters) if v != keyring.current]
+
+
+def _any_old(column: str, dialect: Dialect, n: int) -> str:
+    text = f"CAST({ident(column, dialect)} AS TEXT)"
+    return "(" + " OR ".join([f"{text} LIKE {dialect.param} ESCAPE '\\'"] * n) + ")"
+
+
+def _fill_mapping(
+    execute: Execute, dialect: Dialect, temp: str, keyring: KeyRing, ids: dict[str, list[str]]
+) -> None:
+    p = dialect.param
+    execute(
+        f"CREATE TEMPORARY TABLE {temp} (purpose TEXT, old_token TEXT, new_token TEXT,"
+        " PRIMARY KEY (purpose, old_token))",
+        (),
+    )
+    olds = [v for v in keyring.live_versions if v != keyring.current]
+    for purpose, values in ids.items():
+        series = pd.Series(values, dtype="str")
+        new = tokens(series, keyring.purpose_key(purpose)).tolist()
+        for version in olds:
+            old = tokens(series, keyring.purpose_key(purpose, version)).tolist()
+            for i in range(0, len(values), _BATCH):
+                execute(
+                    f"INSERT INTO {temp} SELECT {p}, UNNEST(CAST({p} AS TEXT[])),"
+                    f" UNNEST(CAST({p} AS TEXT[]))",
+                    [purpose, old[i : i + _BATCH], new[i : i + _BATCH]],
+                )
+
+
+def _sweep(
+    execute: Execute,
+    dialect: Dialect,
+    catalogue: Catalogue,
+    patterns: list[str],
+    delete: bool,
+) -> dict[str, int]:
+    """Rows still holding an old token, per table; deleted when asked to."""
+    left: dict[str, int] = {}
+    for schema, table in sorted(catalogue.tables):
+        columns = catalogue.text_columns(schema, table)
+        if not columns or not patterns:
+            continue
+        where = " OR ".join(_any_old(c, dialect, len(patterns)) for c in columns)
+        params = patterns * len(columns)
+        name = qualified(schema, table, dialect)
+        n = int(execute(f"SELECT count(*) FROM {name} WHERE {where}", params)[0][0])  # type: ignore[call-overload]
+        if n:
+            left[f"{schema}.{table}"] = n
+            if delete:
+                execute(f"DELETE FROM {name} WHERE {where}", params)
+    return left
+
+
+def _migrate_suppressed(
+    execute: Execute, dialect: Dialect, keyring: KeyRing, keys: list[str]
+) -> int:
+    """Current-version digests for suppressed subjects the sources still hold."""
+    table = qualified(AUDIT_SCHEMA, SUPPRESSED, dialect)
+    rows = execute(
+        f"SELECT digest, key_version, CAST(since AS TEXT), erasure_id FROM {table}"
+        f" WHERE key_version <> {dialect.param}",
+        [keyring.current],
+    )
+    if not rows or not keys:
+        return 0
+    listed = pd.DataFrame(rows, columns=["digest", "version", "since", "erasure_id"])
+    found = []
+    for version, group in listed.groupby("version"):
+        if int(version) not in keyring.live_versions:  # type: ignore[call-overload]
+            continue
+        digests = pd.Series(subject_digests(keyring, keys, int(version)), index=keys)  # type: ignore[call-overload]
+        hits = digests[digests.isin(group["digest"])]
+        meta = group.set_index("digest").loc[hits.to_numpy()]
+        found.append(
+            pd.DataFrame(
+                {
+                    "id": hits.index,
+                    "since": meta["since"].to_numpy(),
+                    "erasure_id": meta["erasure_id"].to_numpy(),
+                }
+            )
+        )
+    if not found:
+        return 0
+    moved = pd.concat(found).drop_duplicates("id")
+    ids = moved["id"].tolist()
+    execute(
+        insert_suppressed_sql(dialect),
+        [
+            subject_digests(keyring, ids, keyring.current),
+            [str(keyring.current)] * len(ids),
+            moved["since"].astype("str").tolist(),
+            moved["erasure_id"].astype("str").tolist(),
+        ],
+    )
+    return len(ids)
+
+
+def rekey_warehouse(
+    warehouse: Warehouse,
+    policies: list[Policy],
+    sources: Sources,
+    keyring: KeyRing,
+    *,
+    delete_unmapped: bool = False,
+    keystore: SubjectKeyStore | None = None,
+) -> RekeyReport:
+    """Move every token to the current key version, all or nothing. See the module doc."""
+    started = datetime.now(UTC)
+    olds = [v for v in keyring.live_versions if v != keyring.current]
+    report = RekeyReport(from_versions=olds, to_version=keyring.current)
+    ids, keys = read_subject_ids(policies, sources) if olds else ({}, [])
+    report.ids_read = {p: len(v) for p, v in ids.items()}
+    dialect = DIALECTS[warehouse.kind]
+    temp = ident(f"mz_rekey_{uuid.uuid4().hex[:12]}", dialect)
+    with warehouse.atomic() as execute:
+        catalogue = open_catalogue(execute, dialect, policies)
+        if olds:
+            _fill_mapping(execute, dialect, temp, keyring, ids)
+            for col in pseudonym_columns(policies):
+                if not catalogue.has(col.schema, col.table, col.column):
+                    continue
+                c = ident(col.column, dialect)
+                n = execute(
+                    f"UPDATE {qualified(col.schema, col.table, dialect)} AS x SET {c} ="
+                    f" m.new_token FROM {temp} AS m WHERE m.purpose = {dialect.param}"
+                    f" AND CAST(x.{c} AS TEXT) = m.old_token",
+                    [col.schema],
+                )
+                report.updated[f"{col.name}.{col.column}"] = int(n[0][0]) if n else 0  # type: ignore[call-overload]
+            execute(f"DROP TABLE {temp}", ())
+        left = _sweep(execute, dialect, catalogue, _old_prefixes(keyring), delete_unmapped)
+        if left and not delete_unmapped:
+            raise RekeyError(
+                "rows hold tokens of an old key version that the sources cannot map (their ids"
+                " are gone from the sources, or a table no policy names holds them); nothing"
+                " was changed. Use --delete-unmapped to delete those rows",
+                table=", ".join(sorted(left)),
+                check="rekey",
+                reason="unmapped_tokens",
+                count=sum(left.values()),
+                details=left,
+            )
+        report.deleted_unmapped = left
+        report.suppressed_migrated = _migrate_suppressed(execute, dialect, keyring, keys)
+        for policy in policies:
+            execute(audit_upsert_sql(dialect), audit_params(_audit(policy, report, started)))
+    if keystore is not None:
+        report.keys_rewrapped = keystore.rewrap(keyring)
+    return report
+
+
+def _audit(policy: Policy, report: RekeyReport, started: datetime) -> dict[str, object]:
+    mine = lambda d: {k: v for k, v in d.items() if k.startswith(f"{policy.purpose}.")}  # noqa: E731
+    return {
+        "run_id": f"{started:%Y%m%dT%H%M%SZ}-rekey-{uuid.uuid4().hex[:8]}",
+        "purpose": policy.purpose,
+        "policy_sha256": policy.sha256,
+        "status": "rekeyed",
+        "started_at": started,
+        "finished_at": datetime.now(UTC),
+        "key_version": report.to_version,
+        "rows_in": mine(report.updated),
+        "rows_out": mine(report.updated),
+        "dropped_columns": {},
+        "schema_drift": {},
+        "details": {
+            "rekey": {
+                "from_versions": report.from_versions,
+                "ids_read": report.ids_read.get(policy.purpose, 0),
+                "deleted_unmapped": mine(report.deleted_unmapped),
+                "suppressed_migrated": report.suppressed_migrated,
+            }
+        },
+    }
+
+
+def retire_version(
+    keyring: KeyRing, version: int, *, keystore: SubjectKeyStore | None = None
+) -> None:
+    """Destroy an old master key: its tokens and digests become unlinkable for good. Refused
+    while subject keys are still wrapped with it (that would shred every sealed value)."""
+    if keystore is not None:
+        wrapped = keystore.wrap_versions().get(version, 0)
+        if wrapped:
+            raise KeyMaterialError(
+                f"{wrapped} subject key store secret(s) are still wrapped with key version"
+                f" {version}; run 'minimizer keys rekey' first"
+            )
+    keyring.retire(version)

@@ -1,0 +1,113 @@
+"""Erasure on a PostgreSQL warehouse: the same promises as on DuckDB (every table, one
+transaction, recorded without the id, suppressed on the next load). Each test loads a copy of
+a policy under a unique purpose (= schema) and removes its schema and audit rows afterwards.
+The server is required: if it cannot be reached these tests fail, they do not skip."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from minimizer.cli import main
+from minimizer.io.warehouse import WarehouseError, open_warehouse
+from minimizer.pipeline import Sources, run_purpose
+from minimizer.policy import load_policy
+from minimizer.rights import erasure as erasure_module
+from minimizer.rights.erasure import ErasureRequest, erase_subjects
+from minimizer.rights.suppression import suppression_hooks
+from minimizer.rights.targets import load_policies
+from minimizer.service import RunSetting
+from tests.conftest import AS_OF
+from tests.rights.conftest import PURPOSES, busiest_customers
+
+pytestmark = pytest.mark.postgres
+
+PG_URL = os.environ.get("MINIMIZER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def purposes(tmp_path: Path) -> Iterator[Path]:
+    """A folder with the churn policy under a fresh purpose id; cleaned up afterwards."""
+    name = f"mz_rights_{uuid.uuid4().hex[:10]}"
+    folder = tmp_path / "purposes"
+    folder.mkdir()
+    text = (PURPOSES / "churn_analysis.yaml").read_text()
+    (folder / f"{name}.yaml").write_text(text.replace("purpose: churn_analysis", f"purpose: {name}"))
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL unreachable at 127.0.0.1:5432 ({type(exc).__name__})")
+    try:
+        yield folder
+    finally:
+        admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        admin.execute(
+            "DO $$ BEGIN IF to_regclass('minimizer_audit.erasures') IS NOT NULL THEN"
+            " DELETE FROM minimizer_audit.suppressed_subjects WHERE erasure_id IN"
+            "  (SELECT erasure_id FROM minimizer_audit.erasures"
+            f"   WHERE rows_deleted::text LIKE '%{name}.%');"
+            f" DELETE FROM minimizer_audit.erasures WHERE rows_deleted::text LIKE '%{name}.%';"
+            " END IF;"
+            f" DELETE FROM minimizer_audit.runs WHERE purpose = '{name}'; END $$"
+        )
+        admin.close()
+
+
+def _load(purposes: Path, sources: Path, keyring, **kw) -> str:
+    policy = load_policies(purposes)[0]
+    with open_warehouse(PG_URL) as wh:
+        hooks = suppression_hooks(RunSetting(policy, keyring, wh, purposes))
+        run_purpose(policy, Sources.from_dir(sources), wh, keyring, as_of=AS_OF, hooks=hooks)
+    return policy.purpose
+
+
+def _holding(purpose: str, token: str) -> dict[str, int]:
+    with open_warehouse(PG_URL) as wh:
+        return {
+            table: int((wh.read(purpose, table).customer_id == token).sum())
+            for table in ("customers", "orders")
+        }
+
+
+def test_erasure_on_postgresql_reaches_every_table_and_survives_the_next_load(
+    purposes, key_env, synth_sources, pseudonym, capsys
+):
+    purpose = _load(purposes, synth_sources, key_env)
+    subject = busiest_customers(synth_sources, 1)[0]
+    token = pseudonym(purpose, subject)
+    assert _holding(purpose, token)["customers"] == 1 and _holding(purpose, token)["orders"] > 0
+
+    args = ["erase", "--warehouse", PG_URL, "--purposes-dir", str(purposes)]
+    assert main([*args, "--subject-id", subject]) == 0
+    assert f"{purpose}.orders" in capsys.readouterr().out
+    assert _holding(purpose, token) == {"customers": 0, "orders": 0}
+    with open_warehouse(PG_URL) as wh:
+        record = wh.query(
+            "SELECT subject_digest, rows_deleted::text AS rows FROM minimizer_audit.erasures"
+            f" WHERE rows_deleted::text LIKE '%{purpose}.%'"
+        )
+    assert len(record) == 1 and subject not in record.to_json()
+
+    _load(purposes, synth_sources, key_env)  # the CRM still holds the subject
+    assert _holding(purpose, token) == {"customers": 0, "orders": 0}
+
+
+def test_a_failed_erasure_on_postgresql_leaves_every_table_as_it_was(
+    purposes, key_env, synth_sources, monkeypatch
+):
+    purpose = _load(purposes, synth_sources, key_env)
+    subject = busiest_customers(synth_sources, 1)[0]
+    with open_warehouse(PG_URL) as wh:
+        before = {t: len(wh.read(purpose, t)) for t in ("customers", "orders")}
+    monkeypatch.setattr(erasure_module, "insert_erasures_sql", lambda d: "INSERT INTO nowhere")
+    policies = [load_policy(next(purposes.glob("*.yaml")))]
+    with open_warehouse(PG_URL) as wh, pytest.raises(WarehouseError) as info:
+        erase_subjects(wh, policies, key_env, [ErasureRequest(subject)])
+    assert info.value.reason == "transaction_failed" and "UndefinedTable" in str(info.value)
+    with open_warehouse(PG_URL) as wh:
+        assert {t: len(wh.read(purpose, t)) for t in ("customers", "orders")} == before
