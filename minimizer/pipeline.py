@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from minimizer.io.sources import EventSource, TableSource
 from minimizer.io.warehouse import TableLoad, Warehouse
 from minimizer.keys import KeyRing
 from minimizer.minimise import minimise_chunk
+from minimizer.parallel import default_workers, ordered_map
 from minimizer.plan import SourcePlan, plan_source
 from minimizer.policy import Policy, SourceSpec
 from minimizer.transforms import TransformContext
@@ -345,6 +347,7 @@ class Stager:
     quarantine: Path
     hooks: Hooks
     progress: Progress | None
+    workers: int = 1
 
     def stage(
         self,
@@ -359,13 +362,9 @@ class Stager:
         observers = list(self.hooks.observers(name, spec))
         writers: dict[str, pq.ParquetWriter] = {}
         try:
-            for chunk in _chunks(handle, spec, since, until):
-                report.rows_in += len(chunk)
-                if self.hooks.exclude is not None:
-                    keep = self.hooks.exclude(name, spec, chunk)
-                    report.excluded += int((~keep).sum())
-                    chunk = chunk.loc[keep].reset_index(drop=True)
-                result = minimise_chunk(chunk, spec, self.ctx)
+            minimise = partial(minimise_chunk, spec=spec, ctx=self.ctx)
+            chunks = self._kept(name, spec, _chunks(handle, spec, since, until), report)
+            for chunk, result in ordered_map(minimise, chunks, self.workers):
                 for col, n in result.invalid_by_column.items():
                     report.invalid_by_column[col] = report.invalid_by_column.get(col, 0) + n
                 frame = result.frame
@@ -397,6 +396,17 @@ class Stager:
         for observer in observers:
             observer.finish(report)
         return report
+
+    def _kept(
+        self, name: str, spec: SourceSpec, chunks: Iterator[pd.DataFrame], report: SourceReport
+    ) -> Iterator[pd.DataFrame]:
+        for chunk in chunks:
+            report.rows_in += len(chunk)
+            if self.hooks.exclude is not None:
+                keep = self.hooks.exclude(name, spec, chunk)
+                report.excluded += int((~keep).sum())
+                chunk = chunk.loc[keep].reset_index(drop=True)
+            yield chunk
 
     def _reject(
         self,
@@ -525,6 +535,7 @@ def run_purpose(
     progress: Progress | None = None,
     hooks: Hooks = Hooks(),
     on_finish: Callable[[RunReport], None] | None = None,
+    workers: int | None = None,
 ) -> RunReport:
     """Run one purpose end to end. Raises a MinimizerError (nothing loaded) on any failure.
 

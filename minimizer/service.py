@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from minimizer.gate import gate_feature
 from minimizer.guarantees.enforce import guarantees_feature
 from minimizer.io.warehouse import Warehouse, open_warehouse
 from minimizer.keys import KeyRing, load_keyring
@@ -49,6 +50,7 @@ class RunSetting:
 FEATURES: list[Callable[[RunSetting], Hooks]] = [
     suppression_hooks,  # erased subjects first
     guarantees_feature,  # then the guarantees, which rewrite the staged data
+    gate_feature,  # the leak gate last, over what the guarantees leave (minimizer.gate)
 ]
 
 

@@ -186,6 +186,10 @@ class TableCellSubjects(_TableMetric):
 # ---------------------------------------------------------------- expectations
 
 
+def _percent(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else 0.0
+
+
 class _RowCheck(ColumnAggregateExpectation):
     """Passes when the metric flags no row. ``sentence`` is what Data Docs says it checks."""
 
@@ -205,7 +209,7 @@ class _RowCheck(ColumnAggregateExpectation):
             "result": {
                 "observed_value": rows,
                 **hit,
-                "unexpected_percent": 100.0 * rows / total if total else 0.0,
+                "unexpected_percent": _percent(rows, total),
             },
         }
 
@@ -350,6 +354,8 @@ class ExpectTableEquivalenceClassesToHaveMinSize(_GroupCheck):
             "result": {
                 "observed_value": found["min_class_size"],
                 "unexpected_count": found["rows_in_small_classes"],
+                "unexpected_percent": _percent(found["rows_in_small_classes"], found["rows"]),
+                "element_count": found["rows"],
                 **found,
             },
         }
@@ -378,6 +384,8 @@ class ExpectTableCellsToHaveMinDistinctSubjects(_GroupCheck):
             "result": {
                 "observed_value": found["min_distinct_subjects"],
                 "unexpected_count": found["groups_below_min"],
+                "unexpected_percent": _percent(found["groups_below_min"], found["groups"]),
+                "element_count": found["groups"],
                 **found,
             },
         }

@@ -99,7 +99,8 @@ def identifier_plan(policy: Policy, source: str) -> IdentifierPlan:
     for out, transform in spec.outputs().items():
         if transform.action in _IDENTIFYING_ACTIONS:
             stated += list(transform.inputs(out))
-    as_is = {t.source_of(o) for o, t in spec.outputs().items() if t.action == "keep"}
+    # Text published as is or scrubbed is expected in the output: never an identifier itself.
+    as_is = {t.source_of(o) for o, t in spec.outputs().items() if t.action in _TEXT_ACTIONS}
     unpublished = [c for c in spec.inputs() if c not in as_is and c != spec.time]
     stated += [c for c in unpublished if named_like_identifier(c)]
     stated = list(dict.fromkeys(stated))

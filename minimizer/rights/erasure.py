@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from minimizer.io.warehouse import DIALECTS, Execute, Warehouse
+from minimizer.io.warehouse import DIALECTS, Dialect, Execute, Warehouse, ident, qualified
 from minimizer.keys import KeyRing
 from minimizer.policy import Policy
 from minimizer.rights.catalogue import Catalogue, open_catalogue
@@ -40,8 +40,8 @@ from minimizer.rights.sql import (
     insert_erasures_sql,
     insert_suppressed_sql,
 )
-from minimizer.rights.targets import subject_columns
-from minimizer.transforms.pseudonymise import tokens
+from minimizer.rights.targets import SubjectColumn, subject_columns
+from minimizer.transforms.pseudonymise import period_label, token_for, tokens
 
 __all__ = ["ErasureReport", "ErasureRequest", "SubjectErasure", "erase_subjects"]
 
@@ -134,17 +134,50 @@ def _dedupe(requests: Sequence[ErasureRequest]) -> list[ErasureRequest]:
     ]
 
 
-def _token_index(keyring: KeyRing, purpose: str, ids: list[str]) -> dict[str, int]:
-    """Every live version's token of each subject in one purpose -> subject index."""
+def _token_index(
+    keyring: KeyRing, purpose: str, ids: list[str], periods: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """Every live version's token of each subject in one purpose -> subject index; for a
+    rotating pseudonym, one token per period."""
     series = pd.Series(ids, dtype="str")
     index: dict[str, int] = {}
     for version in keyring.live_versions:
-        made = tokens(series, keyring.purpose_key(purpose, version))
-        index.update(zip(made, range(len(ids)), strict=True))
+        key = keyring.purpose_key(purpose, version)
+        if not periods:
+            index.update(zip(tokens(series, key), range(len(ids)), strict=True))
+            continue
+        for i, subject in enumerate(ids):
+            index.update((token_for(subject, key, p), i) for p in periods)
     return index
 
 
+def _moment(value: object) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    stamp = pd.to_datetime(str(value), utc=True, errors="coerce")
+    return None if pd.isna(stamp) else stamp
+
+
+def _periods(
+    execute: Execute, dialect: Dialect, col: SubjectColumn, policy: Policy
+) -> tuple[str, ...]:
+    """The periods a rotating token column can hold: the span of the published time column
+    (widened by the coarsest truncation, a quarter), else the retention window until now."""
+    low = high = None
+    if col.time_output:
+        c = ident(col.time_output, dialect)
+        table = qualified(col.schema, col.table, dialect)
+        low, high = (_moment(v) for v in execute(f"SELECT min({c}), max({c}) FROM {table}", ())[0])
+    if low is None or high is None:
+        high = pd.Timestamp.now(tz="UTC")
+        low = high - pd.Timedelta(policy.retention) - pd.Timedelta(days=7)
+    days = pd.date_range(low.floor("D") - pd.Timedelta(days=1), high + pd.Timedelta(days=93))
+    return tuple(sorted({period_label(day, col.rotate) for day in days}))
+
+
 def _searches(
+    execute: Execute,
+    dialect: Dialect,
     catalogue: Catalogue,
     policies: list[Policy],
     keyring: KeyRing,
@@ -152,19 +185,24 @@ def _searches(
     sealed: dict[str, dict[str, int]],
 ) -> list[_Search]:
     """Policy columns first, then every text column of tables no policy names."""
-    tokens_of: dict[str, dict[str, int]] = {}
+    by_purpose = {p.purpose: p for p in policies}
+    cache: dict[tuple[str, tuple[str, ...]], dict[str, int]] = {}
 
-    def token_map(purpose: str) -> dict[str, int]:
-        if purpose not in tokens_of:
-            tokens_of[purpose] = _token_index(keyring, purpose, ids)
-        return tokens_of[purpose]
+    def token_map(purpose: str, periods: tuple[str, ...] = ()) -> dict[str, int]:
+        if (purpose, periods) not in cache:
+            cache[(purpose, periods)] = _token_index(keyring, purpose, ids, periods)
+        return cache[(purpose, periods)]
 
     found = []
     for col in subject_columns(policies):
         if not catalogue.has(col.schema, col.table, col.column):
             continue  # a purpose not loaded into this warehouse yet
         if col.kind == "token":
-            found.append(_Search(col.schema, col.table, col.column, token_map(col.schema)))
+            periods: tuple[str, ...] = ()
+            if col.rotate != "never":
+                periods = _periods(execute, dialect, col, by_purpose[col.schema])
+            values = token_map(col.schema, periods)
+            found.append(_Search(col.schema, col.table, col.column, values))
         elif sealed.get(col.schema):
             found.append(
                 _Search(col.schema, col.table, col.column, sealed[col.schema], KEY_ID_CHARS)
@@ -241,7 +279,7 @@ def erase_subjects(
     dialect = DIALECTS[warehouse.kind]
     with warehouse.atomic() as execute:
         catalogue = open_catalogue(execute, dialect, policies)
-        for search in _searches(catalogue, policies, keyring, ids, sealed):
+        for search in _searches(execute, dialect, catalogue, policies, keyring, ids, sealed):
             _delete(execute, dialect.name, search, rows)
         present = keystore.existing([k for ks in kids.values() for k in ks]) if keystore else set()
         for i, subject in enumerate(subjects):

@@ -2,9 +2,10 @@
 
 ``minimizer keys rotate`` adds a key version. :func:`rekey_warehouse` then rewrites every token
 of the older live versions to the current one. Tokens are one-way, so the old -> new mapping is
-rebuilt from the raw ids in the sources (every pseudonymised source column of every policy),
-held in memory and in a TEMPORARY table of the warehouse session that is dropped inside the
-same transaction: the mapping is never committed anywhere. In that one transaction:
+rebuilt from the sources: each policy's own pseudonymise transforms run over the source rows
+under the old and the current version (rotating tokens thus map period by period). It is held
+in memory and in a TEMPORARY table of the warehouse session that is dropped inside the same
+transaction: the mapping is never committed anywhere. In that one transaction:
 
 1. fill the temporary mapping and UPDATE every token column through it;
 2. sweep every text column of every purpose schema for tokens of any non-current version
@@ -47,9 +48,10 @@ from minimizer.rights.errors import RekeyError
 from minimizer.rights.keystore import SubjectKeyStore
 from minimizer.rights.sql import SUPPRESSED, insert_suppressed_sql
 from minimizer.rights.targets import pseudonym_columns
-from minimizer.transforms.pseudonymise import tokens
+from minimizer.transforms import TransformContext
+from minimizer.transforms.pseudonymise import Pseudonymise
 
-__all__ = ["RekeyReport", "read_subject_ids", "rekey_warehouse", "retire_version"]
+__all__ = ["RekeyReport", "rekey_warehouse", "retire_version", "token_mapping"]
 
 _BATCH = 50_000  # mapping rows per bound array
 
@@ -58,7 +60,7 @@ _BATCH = 50_000  # mapping rows per bound array
 class RekeyReport:
     from_versions: list[int]
     to_version: int
-    ids_read: dict[str, int] = field(default_factory=dict)  # purpose -> distinct ids
+    tokens_mapped: dict[str, int] = field(default_factory=dict)  # purpose -> old tokens
     updated: dict[str, int] = field(default_factory=dict)  # schema.table.column -> rows
     deleted_unmapped: dict[str, int] = field(default_factory=dict)  # schema.table -> rows
     suppressed_migrated: int = 0
@@ -70,48 +72,55 @@ def _slot(name: str, spec: SourceSpec) -> str:
     return "events" if spec.kind == "events" else f"table:{spec.table or name}"
 
 
-def _id_columns(policy: Policy, name: str, spec: SourceSpec) -> set[str]:
-    cols = {c.source_column for c in pseudonym_columns([policy]) if c.table == name}
-    return cols | ({spec.key} if spec.key else set())
+@dataclass
+class _Reader:
+    """One physical source: the columns to read and what to make of them."""
+
+    name: str
+    spec: SourceSpec
+    columns: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+    makers: list[tuple[str, str, Pseudonymise]] = field(default_factory=list)
 
 
-def read_subject_ids(
-    policies: list[Policy], sources: Sources
-) -> tuple[dict[str, list[str]], list[str]]:
-    """Distinct raw ids per purpose (every pseudonymised source column), and the ids of every
-    source ``key`` column. Each physical source is read once, only the columns needed, in
-    chunks; ids are text the way pseudonymise reads them (``str`` of the value)."""
-    wanted: dict[str, tuple[str, SourceSpec, set[str]]] = {}
+def token_mapping(
+    policies: list[Policy], sources: Sources, keyring: KeyRing
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Old -> new token pairs per purpose, and the distinct ids of every source key column.
+
+    The pairs are made by the policies' own pseudonymise transforms, applied to the source
+    rows under each old live version and under the current one, so every variant (rotating
+    tokens, one per period) maps exactly as a load would make it. Each physical source is read
+    once, in chunks, only the columns needed; only distinct pairs are kept."""
+    olds = [v for v in keyring.live_versions if v != keyring.current]
+    readers: dict[str, _Reader] = {}
     for policy in policies:
         for name, spec in policy.sources.items():
-            slot = wanted.setdefault(_slot(name, spec), (name, spec, set()))
-            slot[2].update(_id_columns(policy, name, spec))
-    seen: dict[tuple[str, str], set[str]] = {}
-    for slot, (name, spec, cols) in wanted.items():
-        for chunk in sources.open(name, spec).chunks(sorted(cols)):
-            for col in cols:
-                found = pd.unique(chunk[col].dropna())
-                seen.setdefault((slot, col), set()).update(map(str, found))
-    per_purpose = {
-        policy.purpose: sorted(
-            set().union(
-                *(
-                    seen.get((_slot(c.table, policy.sources[c.table]), c.source_column), set())
-                    for c in pseudonym_columns([policy])
-                )
-            )
-        )
-        for policy in policies
-    }
-    keys: set[str] = set().union(
-        *(
-            seen.get((_slot(name, spec), spec.key), set())
-            for policy in policies
-            for name, spec in policy.sources.items()
-            if spec.key
-        )
-    )
-    return per_purpose, sorted(keys)
+            reader = readers.setdefault(_slot(name, spec), _Reader(name, spec))
+            for out, t in spec.outputs().items():
+                if isinstance(t, Pseudonymise):
+                    reader.columns.update(t.inputs(out))
+                    reader.makers.append((policy.purpose, out, t))
+            if spec.key:
+                reader.columns.add(spec.key)
+                reader.keys.add(spec.key)
+    now = datetime.now(UTC)
+    pairs: dict[str, list[pd.DataFrame]] = {}
+    keys: set[str] = set()
+    for reader in readers.values():
+        for chunk in sources.open(reader.name, reader.spec).chunks(sorted(reader.columns)):
+            for col in reader.keys:
+                keys.update(map(str, pd.unique(chunk[col].dropna())))
+            for purpose, out, t in reader.makers:
+                ctx = TransformContext(purpose, now, keyring.purpose_key(purpose))
+                new = t.apply(chunk, out, ctx).values.to_numpy()
+                for version in olds:
+                    ctx = TransformContext(purpose, now, keyring.purpose_key(purpose, version))
+                    old = t.apply(chunk, out, ctx).values.to_numpy()
+                    made = pd.DataFrame({"old": old, "new": new}).dropna().drop_duplicates()
+                    pairs.setdefault(purpose, []).append(made)
+    mapping = {p: pd.concat(f).drop_duplicates("old") for p, f in pairs.items()}
+    return mapping, sorted(keys)
 
 
 def _old_prefixes(keyring: KeyRing) -> list[str]:
@@ -125,7 +134,7 @@ def _any_old(column: str, dialect: Dialect, n: int) -> str:
 
 
 def _fill_mapping(
-    execute: Execute, dialect: Dialect, temp: str, keyring: KeyRing, ids: dict[str, list[str]]
+    execute: Execute, dialect: Dialect, temp: str, mapping: dict[str, pd.DataFrame]
 ) -> None:
     p = dialect.param
     execute(
@@ -133,18 +142,14 @@ def _fill_mapping(
         " PRIMARY KEY (purpose, old_token))",
         (),
     )
-    olds = [v for v in keyring.live_versions if v != keyring.current]
-    for purpose, values in ids.items():
-        series = pd.Series(values, dtype="str")
-        new = tokens(series, keyring.purpose_key(purpose)).tolist()
-        for version in olds:
-            old = tokens(series, keyring.purpose_key(purpose, version)).tolist()
-            for i in range(0, len(values), _BATCH):
-                execute(
-                    f"INSERT INTO {temp} SELECT {p}, UNNEST(CAST({p} AS TEXT[])),"
-                    f" UNNEST(CAST({p} AS TEXT[]))",
-                    [purpose, old[i : i + _BATCH], new[i : i + _BATCH]],
-                )
+    for purpose, pairs in mapping.items():
+        old, new = pairs["old"].astype("str").tolist(), pairs["new"].astype("str").tolist()
+        for i in range(0, len(old), _BATCH):
+            execute(
+                f"INSERT INTO {temp} SELECT {p}, UNNEST(CAST({p} AS TEXT[])),"
+                f" UNNEST(CAST({p} AS TEXT[]))",
+                [purpose, old[i : i + _BATCH], new[i : i + _BATCH]],
+            )
 
 
 def _sweep(
@@ -229,14 +234,14 @@ def rekey_warehouse(
     started = datetime.now(UTC)
     olds = [v for v in keyring.live_versions if v != keyring.current]
     report = RekeyReport(from_versions=olds, to_version=keyring.current)
-    ids, keys = read_subject_ids(policies, sources) if olds else ({}, [])
-    report.ids_read = {p: len(v) for p, v in ids.items()}
+    mapping, keys = token_mapping(policies, sources, keyring) if olds else ({}, [])
+    report.tokens_mapped = {p: len(v) for p, v in mapping.items()}
     dialect = DIALECTS[warehouse.kind]
     temp = ident(f"mz_rekey_{uuid.uuid4().hex[:12]}", dialect)
     with warehouse.atomic() as execute:
         catalogue = open_catalogue(execute, dialect, policies)
         if olds:
-            _fill_mapping(execute, dialect, temp, keyring, ids)
+            _fill_mapping(execute, dialect, temp, mapping)
             for col in pseudonym_columns(policies):
                 if not catalogue.has(col.schema, col.table, col.column):
                     continue
@@ -287,7 +292,7 @@ def _audit(policy: Policy, report: RekeyReport, started: datetime) -> dict[str, 
         "details": {
             "rekey": {
                 "from_versions": report.from_versions,
-                "ids_read": report.ids_read.get(policy.purpose, 0),
+                "tokens_mapped": report.tokens_mapped.get(policy.purpose, 0),
                 "deleted_unmapped": mine(report.deleted_unmapped),
                 "suppressed_migrated": report.suppressed_migrated,
             }

@@ -31,6 +31,10 @@ class SubjectColumn:
     column: str
     kind: Literal["token", "sealed"]
     source_column: str = ""
+    # Rotating pseudonyms (``rotate: day``...): the subject has one token per period, and the
+    # published column derived from the same time column bounds the periods present.
+    rotate: str = "never"
+    time_output: str | None = None
 
     @property
     def name(self) -> str:
@@ -62,7 +66,7 @@ def subject_columns(policies: list[Policy]) -> list[SubjectColumn]:
                 continue
             for out, t in spec.outputs().items():
                 if isinstance(t, Pseudonymise) and t.source_of(out) == spec.key:
-                    found.append(SubjectColumn(policy.purpose, name, out, "token", spec.key))
+                    found.append(_token_column(policy, name, out, t))
                 elif isinstance(t, Encrypt) and t.subject == spec.key:
                     found.append(SubjectColumn(policy.purpose, name, out, "sealed", spec.key))
     return found
@@ -71,9 +75,22 @@ def subject_columns(policies: list[Policy]) -> list[SubjectColumn]:
 def pseudonym_columns(policies: list[Policy]) -> list[SubjectColumn]:
     """Every token column, with the source column it was made from (for re-keying)."""
     return [
-        SubjectColumn(policy.purpose, name, out, "token", t.source_of(out))
+        _token_column(policy, name, out, t)
         for policy in policies
         for name, spec in policy.sources.items()
         for out, t in spec.outputs().items()
         if isinstance(t, Pseudonymise)
     ]
+
+
+def _token_column(policy: Policy, name: str, out: str, t: Pseudonymise) -> SubjectColumn:
+    rotate = getattr(t, "rotate", "never")
+    time = getattr(t, "time", None)
+    published = None
+    if rotate != "never" and time:
+        outputs = policy.sources[name].outputs().items()
+        published = next(
+            (o for o, u in outputs if time in u.inputs(o) and not isinstance(u, Pseudonymise)),
+            None,
+        )
+    return SubjectColumn(policy.purpose, name, out, "token", t.source_of(out), rotate, published)

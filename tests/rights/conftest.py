@@ -7,6 +7,7 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing
 from minimizer.pipeline import Sources, run_purpose
 from minimizer.rights.targets import load_policies
-from tests.conftest import AS_OF, TEST_MASTER
+from tests.conftest import AS_OF, SYNTH_END, TEST_MASTER
 
 ROOT = Path(__file__).resolve().parents[2]
 PURPOSES = ROOT / "configs" / "purposes"
@@ -76,15 +77,30 @@ def busiest_customers(sources: Path, n: int = 2) -> list[str]:
 def pseudonym(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
     """The token of a value, asked of the CLI as an investigator would."""
 
-    def ask(purpose: str, value: str, version: int | None = None) -> str:
+    def ask(purpose: str, value: str, version: int | None = None, period: str | None = None) -> str:
         capsys.readouterr()
         args = ["pseudonym", "--purpose", purpose, "--value", value]
-        assert main(args + (["--key-version", str(version)] if version else [])) == 0
+        args += ["--key-version", str(version)] if version else []
+        assert main(args + (["--period", period] if period else [])) == 0
         token = capsys.readouterr().out.strip()
         assert re.fullmatch(r"mzp[0-9]+_[0-9a-f]{32}", token)
         return token
 
     return ask
+
+
+# footfall_heatmap rotates its visitor token daily: one token per day of the synthetic events.
+ROTATING = {"footfall_heatmap": [str(SYNTH_END - timedelta(days=d)) for d in range(3)]}
+
+
+def subject_tokens(
+    pseudonym: Callable[..., str], purpose: str, subject: str, version: int | None = None
+) -> set[str]:
+    """Every token the subject has in a purpose, as `minimizer pseudonym` gives them."""
+    periods = ROTATING.get(purpose)
+    if not periods:
+        return {pseudonym(purpose, subject, version)}
+    return {pseudonym(purpose, subject, version, day) for day in periods}
 
 
 def cells(warehouse: Path) -> dict[str, set[str]]:
@@ -101,9 +117,7 @@ def cells(warehouse: Path) -> dict[str, set[str]]:
 
 def row_counts(warehouse: Path) -> dict[str, int]:
     with open_warehouse(str(warehouse)) as wh:
-        return {
-            f"{s}.{t}": len(wh.read(s, t)) for s, t in wh.tables() if s != "minimizer_audit"
-        }
+        return {f"{s}.{t}": len(wh.read(s, t)) for s, t in wh.tables() if s != "minimizer_audit"}
 
 
 def table(warehouse: Path, schema: str, name: str) -> pd.DataFrame:

@@ -70,7 +70,11 @@ def test_altered_moved_or_malformed_values_do_not_open(key_env):
     flipped = one[:-2] + ("A" if one[-2] != "A" else "B") + one[-1]
     moved = two[:38] + one[38:]  # C1's ciphertext under C2's key id
     with SubjectKeyStore.open_default() as store:
-        for value, reason in ((flipped, "tampered"), (moved, "tampered"), ("mze1_xyz", "malformed")):
+        for value, reason in (
+            (flipped, "tampered"),
+            (moved, "tampered"),
+            ("mze1_xyz", "malformed"),
+        ):
             with pytest.raises(SubjectKeyError) as info:
                 reveal([one, value], key_env, store)
             assert info.value.reason == reason and info.value.positions == [1]

@@ -23,7 +23,7 @@ from minimizer.rights.errors import ErasureError
 from minimizer.rights.suppression import erased_rows, suppression_hooks
 from minimizer.rights.targets import load_policies
 from tests.conftest import AS_OF
-from tests.rights.conftest import PURPOSES, busiest_customers, cells, row_counts
+from tests.rights.conftest import PURPOSES, busiest_customers, cells, row_counts, subject_tokens
 
 SCHEMAS = ("churn_analysis", "footfall_heatmap", "marketing_segments")
 
@@ -32,8 +32,10 @@ def erase(warehouse: Path, *args: str) -> int:
     return main(["erase", "--warehouse", str(warehouse), "--purposes-dir", str(PURPOSES), *args])
 
 
-def holding(warehouse: Path, token: str) -> list[str]:
-    return sorted(name for name, values in cells(warehouse).items() if token in values)
+def holding(warehouse: Path, tokens: str | set[str]) -> list[str]:
+    """Tables holding any of the tokens."""
+    wanted = {tokens} if isinstance(tokens, str) else tokens
+    return sorted(name for name, values in cells(warehouse).items() if wanted & values)
 
 
 def erasures(warehouse: Path) -> pd.DataFrame:
@@ -47,8 +49,8 @@ def test_erasure_removes_every_row_of_the_subject_and_nothing_else(
     warehouse, key_env, synth_sources, pseudonym, capsys
 ):
     subject, other = busiest_customers(synth_sources)
-    tokens = {p: pseudonym(p, subject) for p in SCHEMAS}
-    kept = {p: pseudonym(p, other) for p in SCHEMAS}
+    tokens = {p: subject_tokens(pseudonym, p, subject) for p in SCHEMAS}
+    kept = {p: subject_tokens(pseudonym, p, other) for p in SCHEMAS}
     assert holding(warehouse, tokens["churn_analysis"]) == [
         "churn_analysis.customers",
         "churn_analysis.orders",
@@ -63,7 +65,7 @@ def test_erasure_removes_every_row_of_the_subject_and_nothing_else(
 
     for purpose in SCHEMAS:
         # Asked again after the erasure: the same key gives the same token, found nowhere.
-        assert pseudonym(purpose, subject) == tokens[purpose]
+        assert subject_tokens(pseudonym, purpose, subject) == tokens[purpose]
         assert holding(warehouse, tokens[purpose]) == []
         assert holding(warehouse, kept[purpose])  # the other subject is untouched
     after = row_counts(warehouse)
@@ -88,7 +90,9 @@ def test_the_audit_schema_holds_a_keyed_digest_and_never_the_id(warehouse, key_e
     assert record.subject_digest == subject_digests(key_env, [subject], 1)[0]
     assert record.key_version == 1 and record.origin == "cli"
     audit_cells = {
-        v for name, values in cells(warehouse).items() if name.startswith("minimizer_audit.")
+        v
+        for name, values in cells(warehouse).items()
+        if name.startswith("minimizer_audit.")
         for v in values
     }
     assert not any(subject in v for v in audit_cells)
@@ -103,7 +107,7 @@ def test_the_next_load_does_not_bring_the_subject_back(
         args = ["run", str(PURPOSES / f"{purpose}.yaml"), "--sources", str(synth_sources)]
         args += ["--warehouse", str(warehouse), "--as-of", AS_OF.isoformat()]
         assert main([*args, "--artifacts", str(tmp_path / "artifacts")]) == 0
-        assert holding(warehouse, pseudonym(purpose, subject)) == []
+        assert holding(warehouse, subject_tokens(pseudonym, purpose, subject)) == []
     with open_warehouse(str(warehouse)) as wh:
         runs = wh.audit_runs("churn_analysis").sort_values("started_at")
     # Left out before minimising (the source window is wider than what retention keeps).

@@ -37,7 +37,9 @@ def purposes(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "purposes"
     folder.mkdir()
     text = (PURPOSES / "churn_analysis.yaml").read_text()
-    (folder / f"{name}.yaml").write_text(text.replace("purpose: churn_analysis", f"purpose: {name}"))
+    (folder / f"{name}.yaml").write_text(
+        text.replace("purpose: churn_analysis", f"purpose: {name}")
+    )
     try:
         admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:

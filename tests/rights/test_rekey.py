@@ -12,10 +12,17 @@ from minimizer.cli import main
 from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing
 from minimizer.pipeline import Sources
-from minimizer.rights.rekey import read_subject_ids, rekey_warehouse
+from minimizer.rights.rekey import rekey_warehouse, token_mapping
 from minimizer.rights.targets import load_policies
 from tests.conftest import AS_OF
-from tests.rights.conftest import PURPOSES, busiest_customers, cells, row_counts, table
+from tests.rights.conftest import (
+    PURPOSES,
+    busiest_customers,
+    cells,
+    row_counts,
+    subject_tokens,
+    table,
+)
 
 SCHEMAS = ("churn_analysis", "footfall_heatmap", "marketing_segments")
 
@@ -30,15 +37,16 @@ def tokens_of_version(warehouse: Path, version: int) -> int:
     return sum(v.startswith(prefix) for values in cells(warehouse).values() for v in values)
 
 
-def where(warehouse: Path, token: str) -> list[str]:
-    return sorted(name for name, values in cells(warehouse).items() if token in values)
+def where(warehouse: Path, tokens: str | set[str]) -> list[str]:
+    wanted = {tokens} if isinstance(tokens, str) else tokens
+    return sorted(name for name, values in cells(warehouse).items() if wanted & values)
 
 
 def test_rekey_moves_every_token_and_joins_still_hold(
     warehouse, key_env, synth_sources, pseudonym, capsys
 ):
     subject = busiest_customers(synth_sources, 1)[0]
-    old = {p: pseudonym(p, subject) for p in SCHEMAS}
+    old = {p: subject_tokens(pseudonym, p, subject) for p in SCHEMAS}
     places = {p: where(warehouse, old[p]) for p in SCHEMAS}
     before = row_counts(warehouse)
     distinct = table(warehouse, "churn_analysis", "customers").customer_id.nunique()
@@ -51,8 +59,8 @@ def test_rekey_moves_every_token_and_joins_still_hold(
     assert tokens_of_version(warehouse, 1) == 0
     assert row_counts(warehouse) == before
     for purpose in SCHEMAS:
-        new = pseudonym(purpose, subject)
-        assert new.startswith("mzp2_") and new != old[purpose]
+        new = subject_tokens(pseudonym, purpose, subject)
+        assert all(t.startswith("mzp2_") for t in new) and not new & old[purpose]
         assert where(warehouse, new) == places[purpose]
     churn_c = table(warehouse, "churn_analysis", "customers").customer_id
     churn_o = table(warehouse, "churn_analysis", "orders").customer_id
@@ -80,7 +88,10 @@ def test_retire_destroys_the_old_version_but_never_the_current_one(
     assert main(["keys", "retire", "--version", "1"]) == 0
     ring = KeyRing.from_file(key_env.path)
     assert ring.retired == {1} and ring.masters[1] == b""
-    assert main(["pseudonym", "--purpose", "churn_analysis", "--value", "C1", "--key-version", "1"]) == 2
+    assert (
+        main(["pseudonym", "--purpose", "churn_analysis", "--value", "C1", "--key-version", "1"])
+        == 2
+    )
 
 
 def test_an_erased_subject_stays_out_across_rotation_rekey_and_retire(
@@ -126,7 +137,7 @@ def test_tokens_the_sources_cannot_map_fail_the_rekey_and_change_nothing(
     assert "unmapped, deleted" in capsys.readouterr().out
     assert tokens_of_version(warehouse, 1) == 0 and where(warehouse, old) == []
     # Their events are still in the event files: the footfall rows were mapped, not deleted.
-    assert where(warehouse, pseudonym("footfall_heatmap", subject)) == [
+    assert where(warehouse, subject_tokens(pseudonym, "footfall_heatmap", subject)) == [
         "footfall_heatmap.events"
     ]
 
@@ -144,10 +155,17 @@ def test_rekey_without_an_old_version_changes_nothing(warehouse, key_env, synth_
     }
 
 
-def test_subject_ids_are_read_from_every_pseudonymised_source_column(synth_sources):
-    ids, keys = read_subject_ids(load_policies(PURPOSES), Sources.from_dir(synth_sources))
+def test_the_mapping_is_made_by_the_policies_own_transforms(synth_sources, key_env, pseudonym):
+    ring = KeyRing(masters=dict(key_env.masters), current=1)
+    ring.rotate()
+    mapping, keys = token_mapping(load_policies(PURPOSES), Sources.from_dir(synth_sources), ring)
     with sqlite3.connect(synth_sources / "crm.sqlite") as con:
         crm = set(pd.read_sql("SELECT customer_id FROM customers", con).customer_id)
-    assert set(ids["churn_analysis"]) == crm
-    assert set(ids["footfall_heatmap"]) <= crm and len(ids["footfall_heatmap"]) > 0
-    assert set(keys) == crm | set(ids["footfall_heatmap"])
+    assert set(keys) >= crm
+    churn = mapping["churn_analysis"].set_index("old").new
+    assert len(churn) == len(crm)
+    subject = sorted(crm)[0]
+    assert churn[pseudonym("churn_analysis", subject, 1)].startswith("mzp2_")
+    # One pair per subject and day for the daily-rotating visitor token.
+    visits = mapping["footfall_heatmap"]
+    assert len(visits) > len(set(keys) - crm) and visits.old.is_unique

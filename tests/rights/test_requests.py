@@ -73,7 +73,10 @@ def test_every_problem_of_every_drop_file_is_reported_at_once(tmp_path):
     write(tmp_path / "drop" / "notes.txt", "not a request file")
     with pytest.raises(RequestFileError) as info:
         read_drop_folder(tmp_path / "drop")
-    assert [(Path(p.file).name, p.line) for p in info.value.problems] == [("a.csv", 2), ("b.csv", 2)]
+    assert [(Path(p.file).name, p.line) for p in info.value.problems] == [
+        ("a.csv", 2),
+        ("b.csv", 2),
+    ]
     (tmp_path / "drop" / "a.csv").write_text("C1\nC2\n")
     (tmp_path / "drop" / "b.csv").write_text("C3\n")
     requests, files = read_drop_folder(tmp_path / "drop")

@@ -1,0 +1,121 @@
+"""The gate as a run feature: a canary observer while staging, a fail-closed check before load.
+
+Registered in ``minimizer.service.FEATURES`` after the guarantees, so it validates what they
+leave. On any failed expectation it raises :class:`~minimizer.errors.GateError` (exit code 3):
+the load never starts, the warehouse keeps its last good state, and the message names table,
+column, expectation and counts, never a value.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from minimizer.errors import GateError
+from minimizer.gate.canary import SCRATCH_KEY, CanaryObserver, CanaryRecord
+from minimizer.gate.rules import identifier_plan
+from minimizer.pipeline import ChunkObserver, Hooks, RunReport
+from minimizer.policy import Policy, SourceSpec
+
+if TYPE_CHECKING:
+    from minimizer.gate.validate import GateOutcome
+    from minimizer.keys import KeyRing
+    from minimizer.service import RunSetting
+
+__all__ = ["gate_directory", "gate_feature", "gate_hooks", "run_gate"]
+
+log = logging.getLogger("minimizer.gate")
+_SHOWN = 5  # failures spelled out in the message; all are in GateError.failures
+
+
+def gate_directory(artifacts: Path, run_id: str) -> Path:
+    return artifacts / "gate" / run_id
+
+
+def _record(report: RunReport, table: str) -> CanaryRecord:
+    path = report.sources[table].scratch.get(SCRATCH_KEY)
+    if path is None:
+        raise GateError(
+            f"no canary record for {table!r}: the gate's observer did not see it staged",
+            table=table,
+            check="canary",
+            reason="no_canary_record",
+        )
+    return CanaryRecord.load(Path(path))
+
+
+def _message(failures: Sequence[dict[str, object]]) -> str:
+    lines = [
+        f"{f['table']}.{f['column'] or '*'}: {f['expectation']} "
+        f"(unexpected_count={f.get('unexpected_count')}"
+        + (f", element_count={f['element_count']}" if "element_count" in f else "")
+        + (f", error={f['error']}" if "error" in f else "")
+        + ")"
+        for f in failures[:_SHOWN]
+    ]
+    more = f"; and {len(failures) - _SHOWN} more" if len(failures) > _SHOWN else ""
+    return f"leak gate failed, nothing loaded: {len(failures)} expectation(s) failed: " + (
+        "; ".join(lines) + more
+    )
+
+
+def run_gate(
+    policy: Policy,
+    report: RunReport,
+    keyring: KeyRing,
+    artifacts: Path | None,
+) -> GateOutcome:
+    """Validate the run's staged tables; record the outcome in ``report.gate``; raise on failure."""
+    from minimizer.gate.validate import validate_tables
+
+    records = {table: _record(report, table) for table in policy.sources}
+    staged = {table: rep.staged for table, rep in report.sources.items() if rep.staged}
+    outcome = validate_tables(
+        policy,
+        staged,  # type: ignore[arg-type]
+        records,
+        secret=keyring.secret_for("canary", report.key_version),
+        retention_cutoff=report.retention_cutoff,
+        run_id=report.run_id,
+        directory=gate_directory(artifacts, report.run_id) if artifacts else None,
+    )
+    report.gate = outcome.summary()
+    where = f"; artefacts in {outcome.directory}" if outcome.directory else ""
+    if not outcome.success:
+        first = outcome.failures[0]
+        log.error("leak gate of %s failed%s", policy.purpose, where)
+        raise GateError(
+            _message(outcome.failures),
+            table=str(first["table"]),
+            column=first.get("column"),
+            check="leak_gate",
+            count=len(outcome.failures),
+            failures=outcome.failures,
+        )
+    log.info(
+        "leak gate of %s passed: %d expectation(s)%s",
+        policy.purpose,
+        report.gate["evaluated"],
+        where,
+    )
+    return outcome
+
+
+def gate_hooks(policy: Policy, keyring: KeyRing, artifacts: Path | None) -> Hooks:
+    """The observer that collects the canary's raw digests, and the check."""
+    secret = keyring.secret_for("canary")
+
+    def observers(name: str, spec: SourceSpec) -> Sequence[ChunkObserver]:
+        return [CanaryObserver(identifier_plan(policy, name), secret)]
+
+    def check(checked: Policy, report: RunReport) -> None:
+        run_gate(checked, report, keyring, artifacts)
+
+    return Hooks(observers=observers, checks=(check,))
+
+
+def gate_feature(setting: RunSetting) -> Hooks:
+    """The entry in ``minimizer.service.FEATURES``."""
+    return gate_hooks(setting.policy, setting.keyring, setting.artifacts)
