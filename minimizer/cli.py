@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from minimizer.audit.cli import audit_app
 from minimizer.errors import MinimizerError
 from minimizer.rights import cli as rights_cli
 
@@ -32,6 +33,7 @@ policy_app = typer.Typer(help="Check purpose policies and print their JSON Schem
 keys_app = typer.Typer(help="Create, rotate and retire the master key ring.")
 app.add_typer(policy_app, name="policy")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)

@@ -11,11 +11,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
+from minimizer.audit.cli import demo_report
 from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing, load_keyring
 from minimizer.policy import load_policy
 from minimizer.report import print_plan, print_run
-from minimizer.service import run_policy_file
+from minimizer.service import default_artifacts, run_policy_file
 
 __all__ = ["main"]
 
@@ -82,6 +83,9 @@ def main() -> None:
         f"  .venv/bin/minimizer plan configs/purposes/footfall_heatmap.yaml --sources {SOURCES}",
         highlight=False,
     )
+    # -- for auditors (minimizer.audit): processing records, gate results and Data Docs --
+    console.print(Rule("for auditors"))
+    demo_report(console, str(WAREHOUSE), DEMO / "report", default_artifacts(str(WAREHOUSE)))
 
 
 if __name__ == "__main__":

@@ -48,13 +48,13 @@ from minimizer.pii import DEFAULT_MAX_DECIMALS, DETECTORS
 
 __all__ = [
     "DETECTOR_EXPECTATIONS",
-    "GateMetricError",
     "ExpectColumnValuesToBeWithinRetention",
     "ExpectColumnValuesToMatchOutputFormat",
     "ExpectColumnValuesToNotBeRawIdentifiers",
     "ExpectColumnValuesToNotContainOwnNames",
     "ExpectTableCellsToHaveMinDistinctSubjects",
     "ExpectTableEquivalenceClassesToHaveMinSize",
+    "GateMetricError",
 ]
 
 
@@ -190,6 +190,37 @@ def _percent(part: int, whole: int) -> float:
     return 100.0 * part / whole if whole else 0.0
 
 
+def _sentence(cls: Any, configuration: Any) -> list[RenderedStringTemplateContent]:
+    """Data Docs' line for an expectation: its ``sentence`` with every parameter filled in
+    (GX leaves parameters equal to their default out of the configuration)."""
+    params: dict[str, Any] = {}
+    if configuration is not None:
+        expectation = configuration.to_domain_obj()
+        for key in (*cls.domain_keys, *cls.success_keys, "retention_days"):
+            value = getattr(expectation, key, None)
+            if value is not None:
+                params[key] = ", ".join(value) if isinstance(value, list) else value
+    return [
+        RenderedStringTemplateContent(
+            content_block_type="string_template",
+            string_template={"template": cls.sentence, "params": params},
+        )
+    ]
+
+
+# How Data Docs names what each detector looks for.
+_KIND_PHRASES = {
+    "email": "an e-mail address",
+    "iban": "an IBAN (checksum valid)",
+    "card": "a payment card number (Luhn valid)",
+    "ipv4": "an IPv4 address",
+    "ipv6": "an IPv6 address",
+    "birth_date": "an exact date (a possible date of birth)",
+    "phone": "a phone number",
+    "street_address": "a street address",
+}
+
+
 class _RowCheck(ColumnAggregateExpectation):
     """Passes when the metric flags no row. ``sentence`` is what Data Docs says it checks."""
 
@@ -222,13 +253,7 @@ class _RowCheck(ColumnAggregateExpectation):
         runtime_configuration: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> list[RenderedStringTemplateContent]:
-        params = dict(configuration.kwargs) if configuration is not None else {}
-        return [
-            RenderedStringTemplateContent(
-                content_block_type="string_template",
-                string_template={"template": cls.sentence, "params": params},
-            )
-        ]
+        return _sentence(cls, configuration)
 
 
 class ExpectColumnValuesToMatchOutputFormat(_RowCheck):
@@ -276,7 +301,9 @@ def _detector_expectation(kind: str) -> type[_RowCheck]:
     def measure(cls: type, facts: TableFacts, column: str, **kwargs: Any) -> dict[str, Any]:
         found: ColumnFacts = facts.column(column)
         decimals = kwargs.get("max_decimals")
-        return found.detector(kind, DEFAULT_MAX_DECIMALS if decimals is None else decimals).as_dict()
+        return found.detector(
+            kind, DEFAULT_MAX_DECIMALS if decimals is None else decimals
+        ).as_dict()
 
     value_keys = ("max_decimals",) if kind == "precise_coordinates" else ()
     type(
@@ -288,13 +315,15 @@ def _detector_expectation(kind: str) -> type[_RowCheck]:
         "__doc__": f"No value of the column holds a {kind.replace('_', ' ')} (minimizer.pii).",
         "__module__": __name__,
         "metric_dependencies": (metric,),
-        "sentence": f"$column must not contain a {kind.replace('_', ' ')}",
+        "sentence": f"$column must not contain {_KIND_PHRASES.get(kind, kind)}",
     }
     if kind == "precise_coordinates":
         namespace["__annotations__"] = {"max_decimals": "int"}
         namespace["max_decimals"] = DEFAULT_MAX_DECIMALS
         namespace["success_keys"] = ("max_decimals",)
-        namespace["sentence"] = "$column must not contain coordinates with more than $max_decimals decimals"
+        namespace["sentence"] = (
+            "$column must not contain coordinates with more than $max_decimals decimals"
+        )
     return type(f"ExpectColumnValuesToNotContain{camel}", (_RowCheck,), namespace)
 
 
@@ -318,13 +347,7 @@ class _GroupCheck(BatchExpectation):
         runtime_configuration: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> list[RenderedStringTemplateContent]:
-        params = dict(configuration.kwargs) if configuration is not None else {}
-        return [
-            RenderedStringTemplateContent(
-                content_block_type="string_template",
-                string_template={"template": cls.sentence, "params": params},
-            )
-        ]
+        return _sentence(cls, configuration)
 
 
 class ExpectTableEquivalenceClassesToHaveMinSize(_GroupCheck):

@@ -62,7 +62,7 @@ def _kind(dtype: object) -> str:
         return "other"
     if pd.api.types.is_integer_dtype(dtype):
         return "integer"
-    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+    if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
         return "text"
     if pd.api.types.is_datetime64_any_dtype(dtype) or "date" in str(dtype):
         return "temporal"
@@ -167,7 +167,9 @@ class ColumnFacts:
             if check.size and record.digests:
                 flagged[check] = _in_digests(normal.take(pa.array(check)), record, secret)
                 if words:
-                    flagged[check] |= _words_in_digests(normal.take(pa.array(check)), record, secret)
+                    flagged[check] |= _words_in_digests(
+                        normal.take(pa.array(check)), record, secret
+                    )
             return self._hit(flagged)
 
         return self._memoised(("canary", id(record), words), compute)

@@ -97,8 +97,8 @@ def identifier_plan(policy: Policy, source: str) -> IdentifierPlan:
     spec = policy.sources[source]
     stated = [c for c in (spec.key, *spec.identifying) if c]
     for out, transform in spec.outputs().items():
-        if transform.action in _IDENTIFYING_ACTIONS:
-            stated += list(transform.inputs(out))
+        if transform.action in _IDENTIFYING_ACTIONS:  # the value it hides, not its helpers
+            stated.append(transform.source_of(out))
     # Text published as is or scrubbed is expected in the output: never an identifier itself.
     as_is = {t.source_of(o) for o, t in spec.outputs().items() if t.action in _TEXT_ACTIONS}
     unpublished = [c for c in spec.inputs() if c not in as_is and c != spec.time]

@@ -61,7 +61,9 @@ def _column_expectations(policy: Policy, source: str) -> list[Expectation]:
             for kind, expectation in DETECTOR_EXPECTATIONS.items():
                 extra = {"max_decimals": max_decimals} if kind == "precise_coordinates" else {}
                 found.append(expectation(column=check.column, **extra))
-            found.append(ExpectColumnValuesToNotBeRawIdentifiers(column=check.column, words=check.text))
+            found.append(
+                ExpectColumnValuesToNotBeRawIdentifiers(column=check.column, words=check.text)
+            )
             if check.text and names_read:
                 found.append(ExpectColumnValuesToNotContainOwnNames(column=check.column))
         if check.retention_unit is not None:

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -227,9 +228,10 @@ def _delete(
     if not matches:
         return
     name = f"{search.schema}.{search.table}"
-    for value, n in matches:
+    counted: list[tuple[Any, ...]] = matches
+    for value, n in counted:
         slot = rows[search.values[str(value)]]
-        slot[name] = slot.get(name, 0) + int(n)  # type: ignore[call-overload]
+        slot[name] = slot.get(name, 0) + int(n)
     execute(delete_matches_sql(*args), [values])
 
 

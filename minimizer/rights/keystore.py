@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -149,7 +149,7 @@ class SubjectKeyStore:
             raise
         self._con.execute("COMMIT")
 
-    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._con.execute(sql, params).fetchall()
 
     # ------------------------------------------------------------ key ids
@@ -167,7 +167,7 @@ class SubjectKeyStore:
             row = self._rows(sql, [key.purpose])
         if not row:
             return None
-        version, wrapped = int(row[0][0]), bytes(row[0][1])  # type: ignore[call-overload,arg-type]
+        version, wrapped = int(row[0][0]), bytes(row[0][1])
         if version != key.version:
             raise SubjectKeyError(
                 f"subject keys of purpose {key.purpose!r} are wrapped with key version {version},"
@@ -192,12 +192,12 @@ class SubjectKeyStore:
         kids = self.key_ids(key, subjects, create=True)
         listed = json.dumps(kids)
         shredded = self._rows(f"SELECT count(*) FROM shredded WHERE kid {_IN}", [listed])
-        if int(shredded[0][0]):  # type: ignore[call-overload]
+        if int(shredded[0][0]):
             raise SubjectKeyError(
                 "erased subject(s) in the data: their data keys were destroyed and are not"
                 " re-created; load through minimizer's erasure feature, which leaves them out",
                 reason="erased_subject",
-                count=int(shredded[0][0]),  # type: ignore[call-overload]
+                count=int(shredded[0][0]),
             )
         found = self._fetch(kids, key)
         missing = sorted(set(kids) - set(found))
@@ -215,14 +215,14 @@ class SubjectKeyStore:
             f"SELECT kid, wrap_version, wrapped FROM data_keys WHERE kid {_IN} AND purpose = ?",
             [json.dumps(list(kids)), key.purpose],
         )
-        if any(int(v) != key.version for _, v, _ in rows):  # type: ignore[call-overload]
+        if any(int(v) != key.version for _, v, _ in rows):
             raise SubjectKeyError(
                 f"subject keys of purpose {key.purpose!r} are wrapped with an older key version;"
                 " run 'minimizer keys rekey' after rotating",
                 reason="stale_wrap",
             )
         wrapper = _Wrapper(key)
-        return {str(k): wrapper.unwrap(str(k), bytes(w)) for k, _, w in rows}  # type: ignore[arg-type]
+        return {str(k): wrapper.unwrap(str(k), bytes(w)) for k, _, w in rows}
 
     # ------------------------------------------------------------ revealing
 
@@ -235,10 +235,10 @@ class SubjectKeyStore:
         wrappers: dict[tuple[str, int], _Wrapper] = {}
         out: dict[str, tuple[str, bytes]] = {}
         for kid, purpose, version, wrapped in rows:
-            slot = (str(purpose), int(version))  # type: ignore[call-overload]
+            slot = (str(purpose), int(version))
             if slot not in wrappers:
                 wrappers[slot] = _Wrapper(keyring.purpose_key(*slot))
-            out[str(kid)] = (slot[0], wrappers[slot].unwrap(str(kid), bytes(wrapped)))  # type: ignore[arg-type]
+            out[str(kid)] = (slot[0], wrappers[slot].unwrap(str(kid), bytes(wrapped)))
         return out
 
     def shredded(self, kids: Sequence[str]) -> set[str]:
@@ -258,9 +258,9 @@ class SubjectKeyStore:
         """Purpose -> key id of each subject, for every purpose the store holds keys for."""
         out: dict[str, list[str]] = {}
         for purpose, version in self._rows("SELECT purpose, wrap_version FROM purposes"):
-            if int(version) not in keyring.live_versions:  # type: ignore[call-overload]
+            if int(version) not in keyring.live_versions:
                 continue  # wrapped with a retired version: unreadable already
-            key = keyring.purpose_key(str(purpose), int(version))  # type: ignore[call-overload]
+            key = keyring.purpose_key(str(purpose), int(version))
             out[str(purpose)] = self.key_ids(key, subjects, create=False)
         return out
 
@@ -290,7 +290,7 @@ class SubjectKeyStore:
             "SELECT wrap_version, count(*) FROM (SELECT wrap_version FROM purposes"
             " UNION ALL SELECT wrap_version FROM data_keys) GROUP BY 1"
         )
-        return {int(v): int(n) for v, n in rows}  # type: ignore[call-overload]
+        return {int(v): int(n) for v, n in rows}
 
     def rewrap(self, keyring: KeyRing) -> int:
         """Re-wrap every secret under the current key version (after a rotation); key ids and

@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -168,7 +169,7 @@ def _sweep(
         where = " OR ".join(_any_old(c, dialect, len(patterns)) for c in columns)
         params = patterns * len(columns)
         name = qualified(schema, table, dialect)
-        n = int(execute(f"SELECT count(*) FROM {name} WHERE {where}", params)[0][0])  # type: ignore[call-overload]
+        n = _count(execute(f"SELECT count(*) FROM {name} WHERE {where}", params))
         if n:
             left[f"{schema}.{table}"] = n
             if delete:
@@ -190,10 +191,9 @@ def _migrate_suppressed(
         return 0
     listed = pd.DataFrame(rows, columns=["digest", "version", "since", "erasure_id"])
     found = []
-    for version, group in listed.groupby("version"):
-        if int(version) not in keyring.live_versions:  # type: ignore[call-overload]
-            continue
-        digests = pd.Series(subject_digests(keyring, keys, int(version)), index=keys)  # type: ignore[call-overload]
+    for version in sorted(set(listed["version"].astype(int)) & set(keyring.live_versions)):
+        group = listed[listed["version"].astype(int) == version]
+        digests = pd.Series(subject_digests(keyring, keys, version), index=keys)
         hits = digests[digests.isin(group["digest"])]
         meta = group.set_index("digest").loc[hits.to_numpy()]
         found.append(
@@ -252,7 +252,7 @@ def rekey_warehouse(
                     f" AND CAST(x.{c} AS TEXT) = m.old_token",
                     [col.schema],
                 )
-                report.updated[f"{col.name}.{col.column}"] = int(n[0][0]) if n else 0  # type: ignore[call-overload]
+                report.updated[f"{col.name}.{col.column}"] = _count(n)
             execute(f"DROP TABLE {temp}", ())
         left = _sweep(execute, dialect, catalogue, _old_prefixes(keyring), delete_unmapped)
         if left and not delete_unmapped:
@@ -268,15 +268,23 @@ def rekey_warehouse(
             )
         report.deleted_unmapped = left
         report.suppressed_migrated = _migrate_suppressed(execute, dialect, keyring, keys)
-        for policy in policies:
-            execute(audit_upsert_sql(dialect), audit_params(_audit(policy, report, started)))
+        if olds or left:  # nothing to record when nothing changed
+            for policy in policies:
+                execute(audit_upsert_sql(dialect), audit_params(_audit(policy, report, started)))
     if keystore is not None:
         report.keys_rewrapped = keystore.rewrap(keyring)
     return report
 
 
+def _count(rows: list[tuple[Any, ...]]) -> int:
+    """The number a count or a DML statement reports."""
+    return int(rows[0][0]) if rows else 0
+
+
 def _audit(policy: Policy, report: RekeyReport, started: datetime) -> dict[str, object]:
-    mine = lambda d: {k: v for k, v in d.items() if k.startswith(f"{policy.purpose}.")}  # noqa: E731
+    def mine(figures: dict[str, int]) -> dict[str, int]:
+        return {k: v for k, v in figures.items() if k.startswith(f"{policy.purpose}.")}
+
     return {
         "run_id": f"{started:%Y%m%dT%H%M%SZ}-rekey-{uuid.uuid4().hex[:8]}",
         "purpose": policy.purpose,

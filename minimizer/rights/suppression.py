@@ -10,15 +10,17 @@ name no subject and cannot be filtered.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from minimizer.errors import GuaranteeError
 from minimizer.io.warehouse import AUDIT_SCHEMA, DIALECTS, Warehouse, qualified
 from minimizer.keys import KeyRing
-from minimizer.pipeline import Hooks
-from minimizer.policy import SourceSpec
+from minimizer.pipeline import ChunkObserver, Hooks, RunReport, SourceReport
+from minimizer.policy import Policy, SourceSpec
 from minimizer.rights.digest import subject_digests
 from minimizer.rights.sql import SUPPRESSED
 
@@ -28,12 +30,16 @@ if TYPE_CHECKING:
 __all__ = ["erased_rows", "suppressed_digests", "suppression_hooks"]
 
 
+def _listed(warehouse: Warehouse) -> pd.DataFrame:
+    if (AUDIT_SCHEMA, SUPPRESSED) not in set(warehouse.tables()):
+        return pd.DataFrame({"key_version": [], "digest": []})
+    table = qualified(AUDIT_SCHEMA, SUPPRESSED, DIALECTS[warehouse.kind])
+    return warehouse.query(f"SELECT key_version, digest FROM {table}")
+
+
 def suppressed_digests(warehouse: Warehouse, keyring: KeyRing) -> dict[int, pd.Index]:
     """Live key version -> digests on the list (versions the key ring has retired are useless)."""
-    if (AUDIT_SCHEMA, SUPPRESSED) not in set(warehouse.tables()):
-        return {}
-    table = qualified(AUDIT_SCHEMA, SUPPRESSED, DIALECTS[warehouse.kind])
-    frame = warehouse.query(f"SELECT key_version, digest FROM {table}")
+    frame = _listed(warehouse)
     live = set(keyring.live_versions)
     return {
         int(v): pd.Index(group["digest"].astype("str").unique())
@@ -52,16 +58,53 @@ def erased_rows(keyring: KeyRing, ids: pd.Series, lists: dict[int, pd.Index]) ->
     return hit[np.where(codes < 0, len(uniques), codes)]
 
 
+_SCRATCH = "suppression_listed"
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """Notes, in the source report, how many digests the list held when extraction ran: the
+    check before the load compares, even when it runs in another Airflow task."""
+
+    count: int
+
+    def observe(self, raw: pd.DataFrame, published: pd.DataFrame) -> None:
+        return None
+
+    def finish(self, report: SourceReport) -> None:
+        report.scratch[_SCRATCH] = self.count
+
+
 def suppression_hooks(setting: RunSetting) -> Hooks:
-    """The feature: read the list once per run, filter every chunk of every keyed source."""
-    lists = suppressed_digests(setting.warehouse, setting.keyring)
-    if not lists:
-        return Hooks()
-    keyring = setting.keyring
+    """The feature: read the list once per run, filter every chunk of every keyed source, and
+    fail the run (nothing loaded) if an erasure committed after extraction began.
+
+    A DuckDB file has one writer, so there an erasure cannot overlap a run at all. On
+    PostgreSQL it can: rows extracted before the erasure would otherwise be loaded after it.
+    """
+    warehouse, keyring = setting.warehouse, setting.keyring
+    lists = suppressed_digests(warehouse, keyring)
+    listed = sum(len(d) for d in lists.values())
 
     def exclude(name: str, spec: SourceSpec, chunk: pd.DataFrame) -> np.ndarray:
         if spec.key is None or spec.key not in chunk:
             return np.ones(len(chunk), dtype=bool)
         return ~erased_rows(keyring, chunk[spec.key], lists)
 
-    return Hooks(exclude=exclude)
+    def observers(name: str, spec: SourceSpec) -> list[ChunkObserver]:
+        return [_Listed(listed)]
+
+    def unchanged(policy: Policy, report: RunReport) -> None:
+        counts = [r.scratch.get(_SCRATCH) for r in report.sources.values()]
+        then = min((int(c) for c in counts if c is not None), default=listed)
+        now = sum(len(d) for d in suppressed_digests(warehouse, keyring).values())
+        if now > then:
+            raise GuaranteeError(
+                "subjects were erased while this run was extracting; nothing was loaded, and"
+                " the next run leaves them out",
+                check="suppression",
+                reason="erased_during_run",
+                count=now - then,
+            )
+
+    return Hooks(exclude=exclude if lists else None, observers=observers, checks=(unchanged,))

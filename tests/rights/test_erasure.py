@@ -14,14 +14,17 @@ import pytest
 
 from minimizer import service
 from minimizer.cli import main
-from minimizer.errors import MinimizerError
+from minimizer.errors import GuaranteeError, MinimizerError
 from minimizer.io.warehouse import WarehouseError, open_warehouse
+from minimizer.pipeline import Hooks, SourceReport, Sources, run_purpose
+from minimizer.policy import load_policy
 from minimizer.rights import erasure as erasure_module
 from minimizer.rights.digest import subject_digests
 from minimizer.rights.erasure import ErasureRequest, erase_subjects
 from minimizer.rights.errors import ErasureError
 from minimizer.rights.suppression import erased_rows, suppression_hooks
 from minimizer.rights.targets import load_policies
+from minimizer.service import RunSetting
 from tests.conftest import AS_OF
 from tests.rights.conftest import PURPOSES, busiest_customers, cells, row_counts, subject_tokens
 
@@ -251,3 +254,31 @@ def test_erased_rows_handles_integer_ids_like_the_cli_types_them(key_env):
     listed = {1: pd.Index(subject_digests(key_env, ["42"], 1))}
     ids = pd.Series([42, 7, None], dtype="Int64")
     assert np.array_equal(erased_rows(key_env, ids, listed), [True, False, False])
+
+
+def test_an_erasure_committed_while_a_run_extracts_fails_that_run(
+    warehouse, key_env, synth_sources, pseudonym, tmp_path
+):
+    subject = busiest_customers(synth_sources, 1)[0]
+    policy = load_policy(PURPOSES / "churn_analysis.yaml")
+
+    class EraseMidway:
+        """Stands for an erasure committed by another process after extraction began."""
+
+        def observe(self, raw: pd.DataFrame, published: pd.DataFrame) -> None:
+            return None
+
+        def finish(self, report: SourceReport) -> None:
+            if report.source == "orders":
+                erase_subjects(wh, [policy], key_env, [ErasureRequest(subject)])
+
+    with open_warehouse(str(warehouse)) as wh:
+        setting = RunSetting(policy, key_env, wh, tmp_path)
+        midway = Hooks(observers=lambda name, spec: [EraseMidway()])
+        hooks = Hooks.combine(suppression_hooks(setting), midway)
+        with pytest.raises(GuaranteeError) as info:
+            run_purpose(
+                policy, Sources.from_dir(synth_sources), wh, key_env, as_of=AS_OF, hooks=hooks
+            )
+    assert info.value.reason == "erased_during_run" and info.value.exit_code == 3
+    assert holding(warehouse, pseudonym("churn_analysis", subject)) == []

@@ -110,6 +110,6 @@ def test_a_failed_erasure_on_postgresql_leaves_every_table_as_it_was(
     policies = [load_policy(next(purposes.glob("*.yaml")))]
     with open_warehouse(PG_URL) as wh, pytest.raises(WarehouseError) as info:
         erase_subjects(wh, policies, key_env, [ErasureRequest(subject)])
-    assert info.value.reason == "transaction_failed" and "UndefinedTable" in str(info.value)
+    assert info.value.reason == "transaction_failed" and subject not in str(info.value)
     with open_warehouse(PG_URL) as wh:
         assert {t: len(wh.read(purpose, t)) for t in ("customers", "orders")} == before

@@ -1,0 +1,209 @@
+"""The leak gate's cost beside the minimisation's, on the same rows.
+
+    .venv/bin/python bench/gate_vs_minimise.py [--rows 1000000] [--chunk 250000] [--crm 0]
+
+Workload (events, as bench/throughput.py): 1,000,000 events of 50,000 people, pseudonymised,
+coarsened to H3 cells, truncated to the hour, pages kept. Optionally (``--crm N``) a CRM table
+of N customers whose customer_id and e-mail are pseudonymised and phone and IBAN masked.
+
+Timed, per workload, in one process (GX imported beforehand and timed on its own):
+
+- minimisation: the pipeline's staging of the source (read, minimise on every core, write
+  Parquet), without the gate's observer;
+- gate, observer: the canary observer's own time while the same staging runs with it;
+- gate, validate: reading the staged table and validating it with the policy's suite;
+- gate, artefacts: results JSON, suites and the Data Docs site (fixed cost, not per row).
+
+The ratio the target refers to is (observer + validate) / minimisation; the ratio with the
+artefacts is printed too. The last line is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from minimizer.gate import gate_hooks, run_gate
+from minimizer.io.sources import EventSource, TableSource
+from minimizer.keys import KeyRing
+from minimizer.parallel import default_workers
+from minimizer.pipeline import ChunkObserver, Hooks, RunReport, SourceReport, Stager, start_run
+from minimizer.policy import Policy, SourceSpec
+
+AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
+EVENTS = {
+    "kind": "events",
+    "key": "customer_id",
+    "time": "ts",
+    "columns": {
+        "visitor": {"pseudonymise": True, "source": "customer_id"},
+        "hour": {"generalise": "hour", "source": "ts"},
+        "cell": {"coarsen": "h3", "lat": "lat", "lon": "lon", "resolution": 8},
+        "page": "keep",
+    },
+}
+CRM = {
+    "key": "customer_id",
+    "columns": {
+        "customer_id": "pseudonymise",
+        "email": "pseudonymise",
+        "phone": {"mask": "last", "n": 2},
+        "iban": {"mask": "last", "n": 4},
+        "loyalty_tier": "keep",
+    },
+}
+
+
+def policy(name: str, spec: dict[str, Any]) -> Policy:
+    return Policy.model_validate(
+        {
+            "purpose": "gate_bench",
+            "description": "Benchmark of the leak gate.",
+            "legal_basis": "legitimate_interest",
+            "owner": "bench",
+            "retention": "3650d",
+            "sources": {name: spec},
+        }
+    )
+
+
+def write_events(root: Path, total: int, chunk: int, subjects: int) -> None:
+    from bench.throughput import event_chunk  # the same synthetic events as the throughput
+
+    rng = np.random.default_rng(0)
+    for i, start in enumerate(range(0, total, chunk)):
+        part = root / f"date=2026-11-{i + 1:02d}"
+        part.mkdir(parents=True)
+        frame = event_chunk(rng, min(chunk, total - start), subjects)
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), part / "part-0.parquet")
+
+
+def write_crm(path: Path, rows: int) -> None:
+    from bench.throughput import crm_table
+
+    frame = crm_table(np.random.default_rng(1), rows)
+    with sqlite3.connect(path) as con:
+        con.execute(
+            "CREATE TABLE customers (customer_id TEXT, email TEXT, phone TEXT, iban TEXT, "
+            "loyalty_tier TEXT)"
+        )
+        con.executemany(
+            "INSERT INTO customers VALUES (?, ?, ?, ?, ?)", frame.itertuples(index=False)
+        )
+
+
+class Timed:
+    """An observer whose own time is measured (it runs in the main process, in order)."""
+
+    def __init__(self, inner: ChunkObserver, clock: list[float]) -> None:
+        self.inner, self.clock = inner, clock
+
+    def observe(self, raw: Any, published: Any) -> None:
+        t0 = time.perf_counter()
+        self.inner.observe(raw, published)
+        self.clock[0] += time.perf_counter() - t0
+
+    def finish(self, report: SourceReport) -> None:
+        t0 = time.perf_counter()
+        self.inner.finish(report)
+        self.clock[0] += time.perf_counter() - t0
+
+
+def stage(
+    pol: Policy, name: str, handle: Any, hooks: Hooks, work: Path, ring: KeyRing, workers: int
+) -> tuple[RunReport, float]:
+    report, ctx = start_run(pol, ring, AS_OF)
+    work.mkdir(parents=True, exist_ok=True)
+    stager = Stager(ctx, work, work / "rejected", hooks, None, workers)
+    t0 = time.perf_counter()
+    report.sources[name] = stager.stage(
+        name, pol.sources[name], handle, report.retention_cutoff, None
+    )
+    return report, time.perf_counter() - t0
+
+
+def measure(
+    label: str, pol: Policy, name: str, handle: Any, tmp: Path, ring: KeyRing, workers: int
+) -> dict[str, Any]:
+    _, minimise_s = stage(pol, name, handle, Hooks(), tmp / f"{label}-plain", ring, workers)
+    gate = gate_hooks(pol, ring, tmp / "artifacts")
+    clock = [0.0]
+
+    def observers(source: str, spec: SourceSpec) -> Sequence[ChunkObserver]:
+        return [Timed(o, clock) for o in gate.observers(source, spec)]
+
+    hooks = Hooks(observers=observers)
+    report, with_observer_s = stage(pol, name, handle, hooks, tmp / f"{label}-gate", ring, workers)
+    t0 = time.perf_counter()
+    outcome = run_gate(pol, report, ring, tmp / "artifacts")
+    gate_s = time.perf_counter() - t0
+    validate_s = outcome.seconds["validate"]
+    artefacts_s = outcome.seconds.get("artifacts", 0.0)
+    rows = report.sources[name].rows_out
+    figures = {
+        "rows": rows,
+        "expectations": report.gate["evaluated"],
+        "minimise_s": round(minimise_s, 3),
+        "staging_with_observer_s": round(with_observer_s, 3),
+        "observer_s": round(clock[0], 3),
+        "validate_s": validate_s,
+        "artefacts_s": artefacts_s,
+        "gate_call_s": round(gate_s, 3),
+    }
+    figures["ratio"] = round((clock[0] + validate_s) / minimise_s, 3)
+    figures["ratio_with_artefacts"] = round((clock[0] + validate_s + artefacts_s) / minimise_s, 3)
+    print(f"\n{label}: {rows:,} rows, {figures['expectations']} expectations, {workers} worker(s)")
+    print(f"  minimisation (staging)        {minimise_s:8.2f} s")
+    print(f"  gate: canary observer         {clock[0]:8.2f} s")
+    print(f"  gate: read + validate         {validate_s:8.2f} s")
+    print(f"  gate: artefacts (docs, JSON)  {artefacts_s:8.2f} s")
+    print(f"  ratio (observer + validate) / minimisation   {figures['ratio']:.2f}  (target <= 0.50)")
+    print(f"  ratio with the artefacts                     {figures['ratio_with_artefacts']:.2f}")
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--chunk", type=int, default=250_000)
+    ap.add_argument("--subjects", type=int, default=50_000)
+    ap.add_argument("--crm", type=int, default=0, help="also a CRM table of this many rows")
+    ap.add_argument("--workers", type=int, default=default_workers())
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    import great_expectations  # noqa: F401  (once per process; not part of any run's cost)
+
+    import_s = time.perf_counter() - t0
+    print(f"importing Great Expectations: {import_s:.2f} s (once per process)")
+    ring = KeyRing.new()
+    results: dict[str, Any] = {"gx_import_s": round(import_s, 2), "workers": args.workers}
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        write_events(tmp / "events", args.rows, args.chunk, args.subjects)
+        handle = EventSource(tmp / "events")
+        results["events"] = measure(
+            "events", policy("events", EVENTS), "events", handle, tmp, ring, args.workers
+        )
+        if args.crm:
+            write_crm(tmp / "crm.sqlite", args.crm)
+            handle = TableSource(tmp / "crm.sqlite", "customers")
+            results["crm"] = measure(
+                "crm", policy("customers", CRM), "customers", handle, tmp, ring, args.workers
+            )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

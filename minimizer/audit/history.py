@@ -1,0 +1,82 @@
+"""The runs of each purpose: loaded runs from the warehouse audit table, failed ones from
+``<artifacts>/runs.jsonl`` (a failed run loads nothing, so its record lives beside it).
+
+Both hold the same audit row (``RunReport.audit_row``): names, counts and hashes, no values.
+A run in both is taken from the warehouse, which is the record of what was loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from minimizer.io.warehouse import Warehouse, WarehouseError
+
+__all__ = ["Run", "load_runs"]
+
+log = logging.getLogger("minimizer.audit")
+
+Run = dict[str, Any]
+_JSON = ("rows_in", "rows_out", "dropped_columns", "schema_drift", "details")
+
+
+def _moment(value: object) -> datetime | None:
+    if value is None or value != value:  # None or NaT/NaN
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _normal(row: Mapping[str, Any], origin: str) -> Run:
+    run = dict(row)
+    for key in _JSON:
+        value = run.get(key)
+        if isinstance(value, str):
+            value = json.loads(value)
+        run[key] = value if isinstance(value, dict) else {}
+    run["started_at"] = _moment(run.get("started_at"))
+    run["finished_at"] = _moment(run.get("finished_at"))
+    run["origin"] = origin
+    return run
+
+
+def _from_warehouse(warehouse: Warehouse) -> Iterable[Run]:
+    try:
+        frame = warehouse.audit_runs()
+    except WarehouseError:  # no run has loaded yet: no audit table
+        return []
+    return [_normal(row, "warehouse") for row in frame.to_dict(orient="records")]
+
+
+def _from_log(artifacts: Path | None) -> Iterable[Run]:
+    path = artifacts / "runs.jsonl" if artifacts else None
+    if path is None or not path.exists():
+        return []
+    runs = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            runs.append(_normal(json.loads(line), "runs.jsonl"))
+        except (json.JSONDecodeError, ValueError, TypeError):
+            log.warning("%s line %d is not a run record; skipped", path.name, number)
+    return runs
+
+
+def load_runs(warehouse: Warehouse, artifacts: Path | None) -> dict[str, list[Run]]:
+    """Runs by purpose, oldest first."""
+    merged: dict[str, Run] = {run["run_id"]: run for run in _from_log(artifacts)}
+    merged.update({run["run_id"]: run for run in _from_warehouse(warehouse)})
+    by_purpose: dict[str, list[Run]] = {}
+    for run in merged.values():
+        by_purpose.setdefault(str(run["purpose"]), []).append(run)
+    epoch = datetime.min.replace(tzinfo=UTC)
+    for runs in by_purpose.values():
+        runs.sort(key=lambda r: (r["started_at"] or epoch, r["run_id"]))
+    return by_purpose
