@@ -79,7 +79,7 @@ def policy(name: str, spec: dict[str, Any]) -> Policy:
 
 
 def write_events(root: Path, total: int, chunk: int, subjects: int) -> None:
-    from bench.throughput import event_chunk  # the same synthetic events as the throughput
+    from throughput import event_chunk  # the same events as bench/throughput.py (same folder)
 
     rng = np.random.default_rng(0)
     for i, start in enumerate(range(0, total, chunk)):
@@ -90,7 +90,7 @@ def write_events(root: Path, total: int, chunk: int, subjects: int) -> None:
 
 
 def write_crm(path: Path, rows: int) -> None:
-    from bench.throughput import crm_table
+    from throughput import crm_table
 
     frame = crm_table(np.random.default_rng(1), rows)
     with sqlite3.connect(path) as con:

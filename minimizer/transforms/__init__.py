@@ -1,22 +1,13 @@
 """Column transforms, one small module per family, registered by their policy words.
 
-Importing this package registers every transform; ``REGISTRY`` then maps
-``(action, method)`` to the transform class.
+Importing this package imports every transform module in it, and each registers itself with
+``@register``; ``REGISTRY`` then maps ``(action, method)`` to the transform class. Modules
+whose names start with ``_`` and the two support modules are helpers, not transforms.
 """
 
-from minimizer.transforms import (
-    age_band,
-    coarsen,
-    encrypt,
-    hierarchy,
-    mask,
-    numeric_bucket,
-    passthrough,
-    prefix,
-    pseudonymise,
-    scrub,
-    truncate_time,
-)
+import importlib
+import pkgutil
+
 from minimizer.transforms.base import (
     REGISTRY,
     Outcome,
@@ -38,16 +29,10 @@ __all__ = [
     "register",
 ]
 
-MODULES = (
-    age_band,
-    coarsen,
-    encrypt,
-    hierarchy,
-    mask,
-    numeric_bucket,
-    passthrough,
-    prefix,
-    pseudonymise,
-    scrub,
-    truncate_time,
+SUPPORT_MODULES = frozenset({"base", "geohash"})
+
+MODULES = tuple(
+    importlib.import_module(f"{__name__}.{info.name}")
+    for info in pkgutil.iter_modules(__path__)
+    if not info.name.startswith("_") and info.name not in SUPPORT_MODULES
 )
