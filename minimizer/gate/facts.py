@@ -58,6 +58,8 @@ class Hit:
 
 
 def _kind(dtype: object) -> str:
+    if isinstance(dtype, pd.CategoricalDtype):  # text read dictionary-encoded
+        return _kind(dtype.categories.dtype)
     if pd.api.types.is_bool_dtype(dtype):
         return "other"
     if pd.api.types.is_integer_dtype(dtype):

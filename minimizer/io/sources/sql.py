@@ -119,7 +119,11 @@ def _engine(url_or_path: str | Path, table: str) -> sa.Engine:
     target = str(url_or_path)
     if target.startswith(("postgresql:", "postgresql+", "postgres:")):
         url = sa.make_url(target).set(drivername="postgresql+psycopg")
-        args = {"options": _PG_OPTIONS, "connect_timeout": 10}
+        # Keep the caller's own options (e.g. a search_path) beside the read-only session.
+        own = url.query.get("options", "")
+        own = " ".join(own) if isinstance(own, tuple) else own
+        url = url.difference_update_query(["options"])
+        args = {"options": f"{own} {_PG_OPTIONS}".strip(), "connect_timeout": 10}
         return sa.create_engine(url, poolclass=NullPool, connect_args=args)
     path = Path(target)
     if not path.is_file():
