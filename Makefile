@@ -12,8 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Each purpose's Airflow DAG, run with dag.test() on an embedded Airflow (demo/airflow).
 demo: $(STAMP)
 	$(BIN)/python -m minimizer.demo
+
+# The Airflow UI on http://127.0.0.1:$(AIRFLOW_PORT) (airflow standalone, same embedded setup).
+AIRFLOW_PORT ?= 8080
+airflow: $(STAMP)
+	AIRFLOW_PORT=$(AIRFLOW_PORT) $(BIN)/python -m minimizer.demo airflow
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -136,6 +136,8 @@ def stage(
 def measure(
     label: str, pol: Policy, name: str, handle: Any, tmp: Path, ring: KeyRing, workers: int
 ) -> dict[str, Any]:
+    # Warm-up: worker processes start once per process; neither side should pay for that.
+    stage(pol, name, handle, Hooks(), tmp / f"{label}-warm", ring, workers)
     _, minimise_s = stage(pol, name, handle, Hooks(), tmp / f"{label}-plain", ring, workers)
     gate = gate_hooks(pol, ring, tmp / "artifacts")
     clock = [0.0]

@@ -1,22 +1,29 @@
-"""``make demo``: synthetic sources, every example purpose, one embedded warehouse.
+"""``make demo``: synthetic sources, every example purpose as its Airflow DAG, one warehouse.
 
-Needs no server: a SQLite CRM, Parquet events and a DuckDB warehouse under ``demo/``.
+Needs no server: a SQLite CRM, Parquet events and a DuckDB warehouse under ``demo/``, and an
+embedded Airflow (SQLite metadata in ``demo/airflow``) that runs each purpose's DAG with
+``dag.test()``, as ``airflow dags test`` does. ``python -m minimizer.demo airflow`` (``make
+airflow``) serves the same Airflow's UI with ``airflow standalone``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
 
 from minimizer.audit.cli import demo_report
 from minimizer.io.warehouse import open_warehouse
-from minimizer.keys import KeyRing, load_keyring
+from minimizer.keys import KeyRing
+from minimizer.orchestration.local import LocalAirflow
+from minimizer.pipeline import RunReport
 from minimizer.policy import load_policy
 from minimizer.report import print_plan, print_run
-from minimizer.service import default_artifacts, run_policy_file
+from minimizer.service import default_artifacts
 
 __all__ = ["main"]
 
@@ -29,12 +36,10 @@ SYNTH = {"customers": 2000, "days": 14, "seed": 7}
 
 
 def _ensure_key(console: Console) -> None:
-    if "MINIMIZER_MASTER_KEY" in os.environ or "MINIMIZER_KEY_FILE" in os.environ:
-        return
+    # The embedded Airflow reads the key ring from KEY_FILE (LocalAirflow.environ).
     if not KEY_FILE.exists():
         KeyRing.new().save(KEY_FILE)
         console.print(f"created a demo key ring at {KEY_FILE} (mode 0600)")
-    os.environ["MINIMIZER_KEY_FILE"] = str(KEY_FILE)
 
 
 def _ensure_sources(console: Console) -> None:
@@ -48,19 +53,64 @@ def _ensure_sources(console: Console) -> None:
     console.print(summary)
 
 
-def main() -> None:
+STEP_MARK = {"success": "[green]✔[/]", "failed": "[red]✘[/]", "upstream_failed": "[red]–[/]"}
+
+
+def _run_dag(console: Console, dagbag: Any, purpose: str) -> RunReport:
+    """One DAG run over the whole retention window; its tasks, then its published report."""
+    dag = dagbag.get_dag(f"minimise_{purpose}")
+    run = dag.test(run_conf={"full_refresh": True})
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    steps = "  ".join(
+        f"{STEP_MARK.get(states.get(t.task_id, ''), '·')} {t.task_id}"
+        for t in dag.topological_sort()
+    )
+    console.print(f"DAG {dag.dag_id} run {run.run_id}: {run.state}\n  {steps}", highlight=False)
+    if str(run.state) != "success":
+        console.print("[red]the DAG run failed; its task logs are above[/]")
+        raise SystemExit(1)
+    published = default_artifacts(str(WAREHOUSE)) / "reports" / purpose
+    newest = max(published.glob("*.json"), key=lambda f: f.stat().st_mtime)
+    return RunReport.from_json(newest.read_text())
+
+
+def _airflow(console: Console, local: LocalAirflow) -> None:
+    """``make airflow``: the UI of the embedded Airflow, on this machine only."""
+    local.migrate()
+    console.print(
+        f"Airflow UI: {local.url}  (user admin; password in {local.password_file}, written at "
+        "first start)\nDAGs start paused: unpause one in the UI to schedule it. Ctrl-C stops.",
+        highlight=False,
+    )
+    local.standalone()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
     console = Console()
     _ensure_key(console)
     _ensure_sources(console)
-    ring = load_keyring()
-    policies = sorted(Path("configs/purposes").glob("*.yaml"))
+    local = LocalAirflow.in_project(Path.cwd())
+    if args[:1] == ["airflow"]:
+        _airflow(console, local)
+        return
+    os.environ.update(local.environ())
+    # Task logs at INFO would drown the plans; warnings and failures still show.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    console.print(f"embedded Airflow in {local.home} (SQLite metadata); DAGs in dags/")
+    local.migrate()
+    from airflow.dag_processing.dagbag import DagBag  # after the settings above
+
+    dagbag = DagBag(dag_folder=str(local.root / "dags"))
+    if dagbag.import_errors:
+        console.print(f"[red]DAG import errors:[/] {sorted(dagbag.import_errors)}")
+        raise SystemExit(1)
     reports = []
-    for file in policies:
-        console.print(Rule(f"purpose {file.stem}"))
-        print_plan(console, load_policy(file))
-        report = run_policy_file(
-            file, sources=SOURCES, warehouse=str(WAREHOUSE), keyring=ring, console=console
-        )
+    for file in sorted(Path("configs/purposes").glob("*.yaml")):
+        policy = load_policy(file)
+        console.print(Rule(f"purpose {policy.purpose}"))
+        print_plan(console, policy)
+        report = _run_dag(console, dagbag, policy.purpose)
         print_run(console, report)
         reports.append(report)
     console.print(Rule("summary"))

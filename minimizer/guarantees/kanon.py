@@ -53,6 +53,7 @@ __all__ = [
     "KAnonPlan",
     "KAnonResult",
     "QIHistogram",
+    "anonymise",
     "k_anonymise",
     "k_anonymise_chunks",
     "plan_k_anonymity",

@@ -24,7 +24,7 @@ def policies() -> dict[str, dict]:
 def test_every_dag_file_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
     expected = {f"minimise_{p}" for p in policies()} | {"analyst_churn_by_tier"}
-    assert set(dagbag.dag_ids) == expected
+    assert expected <= set(dagbag.dag_ids)  # other features add their own DAGs
 
 
 def test_each_purpose_dag_is_the_task_chain_with_a_teardown_cleanup(dagbag):
