@@ -170,8 +170,8 @@ def measure(
     print(f"  gate: canary observer         {clock[0]:8.2f} s")
     print(f"  gate: read + validate         {validate_s:8.2f} s")
     print(f"  gate: artefacts (docs, JSON)  {artefacts_s:8.2f} s")
-    print(f"  ratio (observer + validate) / minimisation   {figures['ratio']:.2f}  (target <= 0.50)")
-    print(f"  ratio with the artefacts                     {figures['ratio_with_artefacts']:.2f}")
+    print(f"  ratio (observer + validate) / minimisation  {figures['ratio']:.2f} (target <= 0.50)")
+    print(f"  ratio with the artefacts                    {figures['ratio_with_artefacts']:.2f}")
     return figures
 
 

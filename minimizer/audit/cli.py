@@ -49,11 +49,14 @@ def demo_report(console: Console, warehouse: str, out: Path, artifacts: Path) ->
     from minimizer.audit.report import write_report
 
     files = write_report(warehouse, out, artifacts=artifacts, policies=Path("configs/purposes"))
-    runs = sorted((artifacts / "gate").glob("*/data_docs/index.html"))
+    runs = sorted((artifacts / "gate").glob("*/index.html"))
     console.print(f"processing records (HTML): {files.html}", highlight=False)
     console.print(f"processing records (JSON): {files.json}", highlight=False)
     console.print(
         f"gate results (GX JSON):    {artifacts / 'gate'}/<run_id>/results/", highlight=False
     )
     if runs:
-        console.print(f"Data Docs of the last run: {runs[-1]}", highlight=False)
+        console.print(f"gate page of the last run: {runs[-1]}", highlight=False)
+        console.print(
+            f"GX Data Docs of that run:  {runs[-1].parent / 'data_docs'}/", highlight=False
+        )

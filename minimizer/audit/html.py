@@ -140,7 +140,7 @@ def _history(r: ProcessingRecord, base: Path) -> str:
                 _status(gate),
                 f"{gate['evaluated'] - gate['failed']}/{gate['evaluated']}",
                 failures or '<span class="muted">—</span>',
-                _link(gate["data_docs"], base, "Data Docs"),
+                _link(gate["data_docs"], base, "gate results"),
             )
         )
     head = (

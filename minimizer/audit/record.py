@@ -97,7 +97,7 @@ def _source_entry(policy: Policy, name: str, drift: Sequence[str]) -> dict[str, 
 
 def _gate(details: Mapping[str, Any], artifacts: Path | None, run_id: str) -> dict[str, Any]:
     gate = details.get("gate") or {}
-    docs = artifacts / "gate" / run_id / "data_docs" / "index.html" if artifacts else None
+    docs = artifacts / "gate" / run_id / "index.html" if artifacts else None
     return {
         "ran": bool(gate),
         "success": gate.get("success"),

@@ -187,7 +187,8 @@ class TableCellSubjects(_TableMetric):
 
 
 def _percent(part: int, whole: int) -> float:
-    return 100.0 * part / whole if whole else 0.0
+    # Own names are counted before the guarantees may suppress rows: part can exceed whole.
+    return min(100.0, 100.0 * part / whole) if whole else 0.0
 
 
 def _sentence(cls: Any, configuration: Any) -> list[RenderedStringTemplateContent]:
@@ -272,7 +273,7 @@ class ExpectColumnValuesToNotBeRawIdentifiers(_RowCheck):
     words: bool = False
     metric_dependencies = ("column.mz_raw_identifiers",)
     success_keys = ("words",)
-    sentence = "$column must not hold a raw identifier value of its source (words: $words)"
+    sentence = "$column must not hold a raw identifier of its source (word by word: $words)"
 
 
 class ExpectColumnValuesToNotContainOwnNames(_RowCheck):

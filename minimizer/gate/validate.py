@@ -3,6 +3,7 @@
 One ephemeral GX context per run, nothing persisted but the artefacts under
 ``<artifacts>/gate/<run_id>/``::
 
+    index.html                the outcome as a static page, linking GX's pages (works offline)
     gate.json                 the outcome: per table, expectations evaluated and failed (counts)
     suites/<table>.json       the suite the policy produced
     results/<table>.json      the GX validation result
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 
 from minimizer.gate.canary import CanaryRecord
 from minimizer.gate.facts import attach
+from minimizer.gate.page import write_page
 from minimizer.gate.suite import RETENTION_PARAMETER, build_suites
 from minimizer.policy import Policy
 
@@ -45,8 +47,6 @@ RESULT_FORMAT: dict[str, Any] = {
     "return_unexpected_index_query": False,
 }
 _SITE = "gate"
-# Result keys copied into a failure: counts and names only.
-_COUNTS = ("unexpected_count", "element_count", "distinct_unexpected", "observed_value")
 
 
 @dataclass
@@ -116,6 +116,18 @@ def _read(path: Path) -> pd.DataFrame:
     return pq.read_table(path, read_dictionary=text).to_pandas()
 
 
+def _error(info: Any) -> str | None:
+    """The first error GX caught for an expectation (flat, or per metric it depends on)."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "error")
+    for nested in info.values():
+        if message := _error(nested):
+            return message
+    return None
+
+
 def _failure(table: str, result: Any) -> dict[str, Any]:
     config = result.expectation_config
     kwargs = config.kwargs
@@ -129,14 +141,14 @@ def _failure(table: str, result: Any) -> dict[str, Any]:
         "expectation": config.type,
         "check": config.type.removeprefix("expect_"),
         "reason": "expectation_failed",
-        **{k: counts[k] for k in _COUNTS if isinstance(counts.get(k), int | float)},
+        # our expectations return counts only; numbers are all that is copied anyway
+        **{k: v for k, v in counts.items() if isinstance(v, int | float) and v is not True},
     }
     failure.setdefault("unexpected_count", counts.get("observed_value"))
     failure["count"] = failure["unexpected_count"]
-    info = result.exception_info or {}
-    if info.get("raised_exception"):
+    if (message := _error(result.exception_info)) is not None:
         failure["reason"] = "error"
-        failure["error"] = str(info.get("exception_message") or "error").split(":")[0][:200]
+        failure["error"] = message.splitlines()[0][:200]
     return failure
 
 
@@ -195,12 +207,14 @@ def validate_tables(
     outcome.seconds["validate"] = round(time.perf_counter() - started, 3)
     if directory is not None:
         started = time.perf_counter()
-        _write(directory, outcome, results, context)
+        _write(directory, policy.purpose, outcome, results, context)
         outcome.seconds["artifacts"] = round(time.perf_counter() - started, 3)
     return outcome
 
 
-def _write(directory: Path, outcome: GateOutcome, results: dict[str, Any], context: Any) -> None:
+def _write(
+    directory: Path, purpose: str, outcome: GateOutcome, results: dict[str, Any], context: Any
+) -> None:
     for sub in ("results", "suites"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
     for table, result in results.items():
@@ -210,3 +224,4 @@ def _write(directory: Path, outcome: GateOutcome, results: dict[str, Any], conte
         (directory / "suites" / f"{table}.json").write_text(json.dumps(suite, indent=1) + "\n")
     context.build_data_docs(site_names=[_SITE])
     (directory / "gate.json").write_text(json.dumps(outcome.summary(), indent=1) + "\n")
+    write_page(directory, purpose, outcome.summary())

@@ -37,7 +37,14 @@ from minimizer.errors import MinimizerError
 from minimizer.keys import KeyRing, load_keyring
 from minimizer.service import default_artifacts
 
-__all__ = ["CONNECTIONS", "Environment", "SetupError", "from_airflow", "warehouse_target"]
+__all__ = [
+    "CONNECTIONS",
+    "Environment",
+    "SetupError",
+    "from_airflow",
+    "warehouse_options",
+    "warehouse_target",
+]
 
 CONNECTIONS = {
     "crm": "minimizer_crm",
@@ -72,8 +79,13 @@ class Environment:
 
     @property
     def warehouse_options(self) -> dict[str, Any]:
-        # A DuckDB file takes one writer: wait for another purpose's load instead of failing.
-        return {} if self.warehouse.startswith("postgresql") else {"lock_timeout": 120.0}
+        return warehouse_options(self.warehouse)
+
+
+def warehouse_options(target: str) -> dict[str, Any]:
+    """Options for ``open_warehouse``: a DuckDB file takes one process at a time, so a task
+    waits for another DAG's task to let go of it instead of failing at once."""
+    return {} if target.startswith("postgresql") else {"lock_timeout": 120.0}
 
 
 def _connection(conn_id: str) -> Any:

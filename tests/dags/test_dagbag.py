@@ -23,7 +23,7 @@ def policies() -> dict[str, dict]:
 
 def test_every_dag_file_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    expected = {f"minimise_{p}" for p in policies()} | {"analyst_churn_by_tier"}
+    expected = {f"minimise_{p}" for p in policies()} | {"analyst_churn_by_age_band"}
     assert expected <= set(dagbag.dag_ids)  # other features add their own DAGs
 
 
@@ -57,7 +57,7 @@ def test_each_load_emits_one_asset_per_table_and_the_consumer_waits_for_them(dag
         assert outlets == {f"warehouse://{purpose}/{table}" for table in doc["sources"]}
         others = [t for t in dag.tasks if t.task_id != "load"]
         assert not any(t.outlets for t in others)
-    consumer = dagbag.get_dag("analyst_churn_by_tier")
+    consumer = dagbag.get_dag("analyst_churn_by_age_band")
     wanted = {a.uri for a in consumer.timetable.asset_condition.objects}
     assert wanted == {"warehouse://churn_analysis/customers", "warehouse://churn_analysis/orders"}
 

@@ -1,27 +1,5 @@
 """Fixtures of the gate's tests: the key in the environment, and no network at all."""
 
-from __future__ import annotations
+from tests.gate.isolation import _no_network, _test_key
 
-import socket
-
-import pytest
-
-from tests.conftest import TEST_MASTER_B64
-
-
-@pytest.fixture(autouse=True)
-def _test_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MINIMIZER_MASTER_KEY", TEST_MASTER_B64)
-
-
-@pytest.fixture(autouse=True)
-def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing may download: any attempt to open a network connection fails the test."""
-    real = socket.socket.connect
-
-    def connect(self: socket.socket, address: object) -> None:
-        if self.family == socket.AF_UNIX:
-            return real(self, address)
-        raise AssertionError(f"network access attempted ({self.family.name})")
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
+__all__ = ["_no_network", "_test_key"]

@@ -61,7 +61,9 @@ def _policy(directory: Path, name: str, extra: dict[str, str] | None = None) -> 
     text = (ROOT / "configs" / "purposes" / f"{name}.yaml").read_text()
     directory.mkdir(parents=True, exist_ok=True)
     for column, action in (extra or {}).items():  # appended to the customers' columns
-        text = text.replace("      notes: scrub\n", f"      notes: scrub\n      {column}: {action}\n")
+        text = text.replace(
+            "      notes: scrub\n", f"      notes: scrub\n      {column}: {action}\n"
+        )
         if column == "notes":
             text = text.replace("      notes: scrub\n", "")
     path = directory / f"{name}.yaml"

@@ -145,8 +145,10 @@ def test_a_planted_leak_exits_3_and_loads_nothing(
     assert run["status"] == "failed"
     failures = run["details"]["gate"]["failures"]
     assert any(
-        f["table"] == leak.table and f["column"] == leak.column
-        and f["expectation"] == leak.expectation and f["unexpected_count"] > 0
+        f["table"] == leak.table
+        and f["column"] == leak.column
+        and f["expectation"] == leak.expectation
+        and f["unexpected_count"] > 0
         for f in failures
     ), failures
     err = capsys.readouterr().err

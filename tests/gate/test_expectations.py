@@ -1,0 +1,265 @@
+"""Each custom expectation on small staged tables: what it counts, and that results and
+Data Docs hold counts only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from minimizer.gate.canary import CanaryRecord, OwnNames
+from minimizer.gate.digests import digest_set, normalised
+from minimizer.gate.validate import GateOutcome, validate_tables
+from minimizer.policy import Policy
+from minimizer.transforms.pseudonymise import token_for
+from tests.conftest import TEST_MASTER
+
+SECRET = b"k" * 32
+CUTOFF = datetime(2026, 1, 20, tzinfo=UTC)
+
+
+def _policy(
+    columns: dict[str, Any], guarantees: dict[str, Any] | None = None, **src: Any
+) -> Policy:
+    return Policy.model_validate(
+        {
+            "purpose": "probe",
+            "description": "d",
+            "legal_basis": "consent",
+            "owner": "o",
+            "retention": "30d",
+            "sources": {"t": {"key": "customer_id", "columns": columns, **src}},
+            "guarantees": guarantees or {},
+        }
+    )
+
+
+def _gate(
+    tmp_path: Path,
+    policy: Policy,
+    frame: pd.DataFrame,
+    raw: dict[str, list[str]] | None = None,
+    **record: Any,
+) -> GateOutcome:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    digests: set[bytes] = set()
+    for values in (raw or {}).values():
+        digests |= digest_set(normalised(pd.Series(values)), SECRET)
+    canary = CanaryRecord("t", list(raw or {}), [], digests, **record)
+    return validate_tables(
+        policy,
+        {"t": path},
+        {"t": canary},
+        secret=SECRET,
+        retention_cutoff=CUTOFF,
+        run_id="run-1",
+        directory=tmp_path / "gate",
+    )
+
+
+def _failed(outcome: GateOutcome) -> dict[tuple[str | None, str], dict[str, Any]]:
+    return {(f["column"], f["expectation"].removeprefix("expect_")): f for f in outcome.failures}
+
+
+def _token(value: str) -> str:
+    from minimizer.keys import KeyRing
+
+    return token_for(value, KeyRing(masters={1: TEST_MASTER}, current=1).purpose_key("probe"))
+
+
+KEEP = {"customer_id": "pseudonymise", "note": "keep"}
+
+
+def test_a_clean_table_passes_every_expectation(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"customer_id": [_token("C1"), _token("C2")], "note": ["hi", None]})
+    outcome = _gate(tmp_path, _policy(KEEP), frame, {"customer_id": ["C1", "C2"]})
+    assert outcome.success and outcome.summary()["evaluated"] == 1 + 1 + 2 * 10
+
+
+def test_a_value_that_is_not_a_token_fails_the_token_format(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"customer_id": [_token("C1"), "C2", "C2"], "note": ["x"] * 3})
+    failed = _failed(_gate(tmp_path, _policy(KEEP), frame))
+    hit = failed[("customer_id", "column_values_to_match_output_format")]
+    assert (hit["unexpected_count"], hit["distinct_unexpected"], hit["element_count"]) == (2, 1, 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("mail me: a.b@example.org", "email"),
+        ("call +44 20 7946 0958 now", "phone"),
+        ("IBAN DE89 3704 0044 0532 0130 00", "iban"),
+        ("card 4111-1111-1111-1111", "card"),
+        ("from 10.20.30.40", "ipv4"),
+        ("from fe80::1ff:fe23:4567:890a", "ipv6"),
+        ("lives at 10 Downing Street", "street_address"),
+        ("born 12.03.1985", "birth_date"),
+        ("at 48.858370, 2.294481", "precise_coordinates"),
+    ],
+)
+def test_each_detector_fails_its_kind_by_row_count(tmp_path: Path, text: str, kind: str) -> None:
+    frame = pd.DataFrame({"customer_id": [_token("C1")] * 3, "note": [text, text, "fine"]})
+    failed = _failed(_gate(tmp_path, _policy(KEEP), frame))
+    assert failed[("note", f"column_values_to_not_contain_{kind}")]["unexpected_count"] == 2
+
+
+def test_coordinates_within_the_policy_grid_pass(tmp_path: Path) -> None:
+    policy = _policy(
+        {**KEEP, "spot": {"coarsen": "grid", "lat": "lat", "lon": "lon", "decimals": 3}}
+    )
+    frame = pd.DataFrame({"customer_id": [_token("C1")], "note": ["ok"], "spot": ["48.858,2.294"]})
+    assert _gate(tmp_path, policy, frame).success
+
+
+def test_the_canary_finds_raw_identifiers_whole_and_as_words(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": [_token("C1")] * 4,
+            "note": ["c0042", "Customer C0042 called", "nothing", "Anna@Example.org"],
+        }
+    )
+    raw = {"customer_id": ["C0042"], "email": ["anna@example.org "]}
+    failed = _failed(_gate(tmp_path, _policy(KEEP), frame, raw))
+    assert failed[("note", "column_values_to_not_be_raw_identifiers")]["unexpected_count"] == 3
+
+
+def test_the_canary_compares_tokens_only_when_a_raw_identifier_looked_like_one(
+    tmp_path: Path,
+) -> None:
+    token = _token("C1")
+    frame = pd.DataFrame({"customer_id": [token], "note": ["x"]})
+    raw = {"customer_id": [token]}  # a source that already held pseudonyms
+    assert _gate(tmp_path / "a", _policy(KEEP), frame, raw).success  # shaped count unknown
+    failed = _failed(_gate(tmp_path / "b", _policy(KEEP), frame, raw, shaped={"token": 1}))
+    assert ("customer_id", "column_values_to_not_be_raw_identifiers") in failed
+
+
+def test_own_names_counted_while_staging_fail_the_column(tmp_path: Path) -> None:
+    policy = _policy(KEEP, identifying=["first_name"])
+    frame = pd.DataFrame({"customer_id": [_token("C1")], "note": ["x"]})
+    outcome = _gate(tmp_path, policy, frame, own_names={"note": OwnNames(in_sentences=4)})
+    assert _failed(outcome)[("note", "column_values_to_not_contain_own_names")]["count"] == 4
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "older"),
+    [
+        ("month", "2026-01-01", 0),  # the cutoff's own month: kept, as the loader keeps it
+        ("month", "2025-12-01", 1),
+        ("day", "2026-01-19", 1),
+        ("day", "2026-01-20", 0),
+    ],
+)
+def test_retention_compares_at_the_column_grain(
+    tmp_path: Path, unit: str, value: str, older: int
+) -> None:
+    policy = _policy(
+        {"customer_id": "pseudonymise", "when": {"generalise": unit, "source": "ts"}}, time="ts"
+    )
+    day = pd.Series(pd.to_datetime([value]).date).astype("date32[pyarrow]")
+    frame = pd.DataFrame({"customer_id": [_token("C1")], "when": day})
+    failed = _failed(_gate(tmp_path, policy, frame))
+    key = ("when", "column_values_to_be_within_retention")
+    assert (failed[key]["unexpected_count"] if key in failed else 0) == older
+
+
+def test_k_anonymity_counts_small_classes_and_ignores_suppressed_rows(tmp_path: Path) -> None:
+    g = {
+        "k_anonymity": {
+            "source": "t",
+            "k": 2,
+            "quasi_identifiers": ["band"],
+            "max_suppression": 0.25,
+        }
+    }
+    policy = _policy({"customer_id": "pseudonymise", "band": "keep"}, g)
+    ids = [_token(f"C{i}") for i in range(4)]
+    ok = pd.DataFrame({"customer_id": ids, "band": ["a", "a", "*", "b"]})
+    failed = _failed(_gate(tmp_path / "a", policy, ok))
+    hit = failed[("band", "table_equivalence_classes_to_have_min_size")]
+    assert (hit["min_class_size"], hit["classes_below_k"], hit["suppressed_rows"]) == (1, 1, 1)
+    passing = pd.DataFrame({"customer_id": ids, "band": ["a", "a", "*", "*"]})
+    budget = _gate(tmp_path / "b", policy, passing)
+    assert not budget.success  # 2 of 4 suppressed > 25%
+    within = pd.DataFrame({"customer_id": ids, "band": ["a", "a", "b", "b"]})
+    outcome = _gate(tmp_path / "c", policy, within)
+    assert outcome.success and outcome.measured["t"]["k_anonymity"]["min_class_size"] == 2
+
+
+def test_location_counts_distinct_subjects_per_cell_and_bucket(tmp_path: Path) -> None:
+    g = {
+        "location": {
+            "source": "t", "cell": "cell", "bucket": "hour", "subject": "customer_id",
+            "min_distinct_subjects_per_cell": 2,
+        }
+    }  # fmt: skip
+    policy = _policy({"customer_id": "pseudonymise", "cell": "keep", "hour": "keep"}, g)
+    a, b = _token("A"), _token("B")
+    frame = pd.DataFrame(
+        {"customer_id": [a, b, a, a], "cell": ["x", "x", "y", "y"], "hour": [1, 1, 1, 1]}
+    )
+    hit = _failed(_gate(tmp_path, policy, frame))[
+        ("cell,hour", "table_cells_to_have_min_distinct_subjects")
+    ]
+    assert (hit["min_distinct_subjects"], hit["groups_below_min"], hit["groups"]) == (1, 1, 2)
+
+
+def test_artefacts_hold_counts_never_the_failing_values(tmp_path: Path) -> None:
+    secret_text = "write to leaked.person@example.org"
+    frame = pd.DataFrame({"customer_id": [_token("C1"), "C777"], "note": [secret_text, "x"]})
+    outcome = _gate(tmp_path, _policy(KEEP), frame, {"customer_id": ["C777"]})
+    assert not outcome.success
+    directory = tmp_path / "gate"
+    files = [p for p in directory.rglob("*") if p.is_file()]
+    assert {p.relative_to(directory).parts[0] for p in files} == {
+        "gate.json", "results", "suites", "data_docs",
+    }  # fmt: skip
+    assert (directory / "data_docs" / "index.html").exists()
+    for path in files:
+        data = path.read_bytes()
+        assert b"leaked.person" not in data and b"C777" not in data, path
+    result = (directory / "results" / "t.json").read_text()
+    assert '"partial_unexpected_list"' not in result and '"unexpected_count": 1' in result
+
+
+def test_without_a_canary_record_the_canary_fails_closed(tmp_path: Path) -> None:
+    """A suite run outside minimizer.gate (no raw digests attached) cannot pass the canary."""
+    import great_expectations as gx
+
+    from minimizer.gate.suite import build_suites
+
+    suite = build_suites(_policy(KEEP))["t"]
+    context = gx.get_context(mode="ephemeral")
+    batch = context.data_sources.add_pandas("p").add_dataframe_asset("t")
+    definition = gx.ValidationDefinition(
+        name="v",
+        data=batch.add_batch_definition_whole_dataframe("all"),
+        suite=context.suites.add(suite),
+    )
+    frame = pd.DataFrame({"customer_id": [_token("C1")], "note": ["C1"]})
+    result = context.validation_definitions.add(definition).run(
+        batch_parameters={"dataframe": frame}
+    )
+    canary = [r for r in result.results if "raw_identifiers" in r.expectation_config.type]
+    assert canary and not any(r.success for r in canary)
+    assert all("no canary record" in str(r.exception_info) for r in canary)
+
+
+def test_a_metric_error_fails_closed_without_quoting_the_value(tmp_path: Path) -> None:
+    """pandas quotes an unparseable value in its message; the gate keeps only its type."""
+    policy = _policy({"customer_id": "pseudonymise", "ts": "keep"}, time="ts")
+    frame = pd.DataFrame({"customer_id": [_token("C1")], "ts": ["not-a-date-SECRET42"]})
+    outcome = _gate(tmp_path, policy, frame)
+    failure = _failed(outcome)[("ts", "column_values_to_be_within_retention")]
+    assert failure["reason"] == "error"
+    assert "GateMetricError" in failure["error"] or "in column.mz" in failure["error"]
+    for path in (tmp_path / "gate").rglob("*"):
+        if path.is_file():
+            assert b"SECRET42" not in path.read_bytes(), path
