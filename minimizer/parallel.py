@@ -1,17 +1,17 @@
 """Chunks minimised on every core, in order, with a bounded number in flight.
 
-H3 cells and keyed hashes are CPU-bound, so one process cannot use a second core. Worker
-processes start lazily, only once a source turns out to have more than one chunk, so small
-runs pay no start-up cost. At most ``2 × workers`` chunks are in flight, so memory stays bounded.
+The heavy steps release the GIL: H3 indexing (h3ronpy, Rust), Arrow casts and Parquet
+reads and writes (C++). So threads use both cores without copying chunks between processes,
+and reading the next chunk overlaps with minimising this one. At most ``2 × workers`` chunks
+are in flight, so memory stays bounded.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 __all__ = ["default_workers", "ordered_map"]
@@ -29,26 +29,14 @@ def default_workers() -> int:
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[tuple[T, R]]:
-    """``(item, fn(item))`` in input order; in worker processes once there is a second item."""
-    iterator = iter(items)
-    first = next(iterator, None)
-    if first is None:
+    """``(item, fn(item))`` in input order, computed by up to ``workers`` threads."""
+    if workers <= 1:
+        for item in items:
+            yield item, fn(item)
         return
-    second = next(iterator, None)
-    if second is None or workers <= 1:
-        yield first, fn(first)
-        if second is not None:
-            yield second, fn(second)
-            for item in iterator:
-                yield item, fn(item)
-        return
-    # forkserver: the parent holds DuckDB/Arrow threads, which fork() would copy half-locked.
-    context = multiprocessing.get_context("forkserver")
-    # The server imports the heavy modules once; each worker is then a cheap fork of it.
-    context.set_forkserver_preload(["minimizer.minimise"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minimise") as pool:
         pending: deque[tuple[T, Future[R]]] = deque()
-        for item in _chain(first, second, iterator):
+        for item in items:
             pending.append((item, pool.submit(fn, item)))
             if len(pending) >= 2 * workers:
                 done, future = pending.popleft()
@@ -56,9 +44,3 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Itera
         while pending:
             done, future = pending.popleft()
             yield done, future.result()
-
-
-def _chain(first: T, second: T, rest: Iterator[T]) -> Iterator[T]:
-    yield first
-    yield second
-    yield from rest

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from minimizer.errors import DataError, GateError, MinimizerError
@@ -37,16 +36,17 @@ def _iso(moment: Any) -> str | None:
 
 
 def run_info(policy_file: str, context: Mapping[str, Any]) -> dict[str, Any]:
-    """The run as the tasks see it, from the Airflow context: JSON-able, no secrets."""
-    end = context.get("data_interval_end")
-    as_of = end or context.get("logical_date") or datetime.now(UTC)
+    """The run as the tasks see it, from the Airflow context: JSON-able, no secrets.
+
+    The data interval says which events a run loads; the run's as-of (retention cutoff, ages)
+    is when its extract runs, as for the CLI: a backfill never reloads expired rows.
+    """
     params = context.get("params") or {}
     return {
         "policy": policy_file,
         "run_id": context["run_id"],
         "start": _iso(context.get("data_interval_start")),
-        "end": _iso(end),
-        "as_of": _iso(as_of),
+        "end": _iso(context.get("data_interval_end")),
         "full_refresh": bool(params.get("full_refresh", False)),
     }
 

@@ -61,12 +61,13 @@ _FAILED = "failed"
 
 @dataclass(frozen=True)
 class Run:
-    """One DAG run, as the tasks see it. ``interval`` None means: the whole retention window."""
+    """One DAG run, as the tasks see it. ``interval`` None means: the whole retention window;
+    ``as_of`` None means: when the extract runs (the report keeps it for the later tasks)."""
 
     policy: Path
     run_id: str
-    as_of: datetime
     interval: tuple[datetime, datetime] | None
+    as_of: datetime | None = None
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Run:
@@ -74,11 +75,12 @@ class Run:
         interval = None
         if start and end and start != end and not doc.get("full_refresh"):
             interval = (datetime.fromisoformat(start), datetime.fromisoformat(end))
+        as_of = doc.get("as_of")
         return cls(
             policy=Path(doc["policy"]),
             run_id=str(doc["run_id"]),
-            as_of=datetime.fromisoformat(doc["as_of"]).astimezone(UTC),
             interval=interval,
+            as_of=None if as_of is None else datetime.fromisoformat(as_of).astimezone(UTC),
         )
 
 

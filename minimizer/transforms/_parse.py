@@ -29,10 +29,17 @@ def as_date32(stamps: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.ArrowExtensionArray(days), index=stamps.index, name=stamps.name)
 
 
-def strings_from_codes(codes: np.ndarray, uniques: list[str], index: pd.Index) -> pd.Series:
+def strings_from_codes(
+    codes: np.ndarray, uniques: list[str] | pa.Array, index: pd.Index
+) -> pd.Series:
     """Broadcast per-distinct-value results back to rows (code -1 is null), in Arrow, no loop."""
     indices = pa.array(codes.astype(np.int32), mask=codes < 0)
-    values = pa.DictionaryArray.from_arrays(indices, pa.array(uniques, pa.string()))
+    dictionary = (
+        uniques.cast(pa.string())
+        if isinstance(uniques, pa.Array)
+        else pa.array(uniques, pa.string())
+    )
+    values = pa.DictionaryArray.from_arrays(indices, dictionary)
     return pd.Series(pd.arrays.ArrowExtensionArray(values.cast(pa.string())), index=index).astype(
         "str"
     )

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,20 @@ def dagbag(airflow_home: Path) -> object:
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS))
+
+
+# DAG runs take their as-of from the clock (as the CLI does), so their sources must be recent:
+# three days of events ending yesterday.
+RECENT_END = (datetime.now(UTC) - timedelta(days=1)).date()
+
+
+@pytest.fixture(scope="session")
+def recent_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from minimizer.synth import generate
+
+    out = tmp_path_factory.mktemp("recent_sources")
+    generate(out, customers=300, days=3, seed=11, end=RECENT_END)
+    return out
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from minimizer import service
 from minimizer.errors import GateError
 from minimizer.io.warehouse import open_warehouse
 from minimizer.pipeline import Hooks
-from tests.conftest import SYNTH_END, TEST_MASTER_B64
-from tests.dags.conftest import connect
+from tests.conftest import TEST_MASTER_B64
+from tests.dags.conftest import RECENT_END, connect
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 CANARY = "mz.canary.7f3e@example.org"
@@ -51,10 +51,10 @@ def staged_files(staging: Path) -> list[Path]:
 
 
 def test_every_purpose_dag_loads_its_tables_and_a_backfill_never_duplicates(
-    dagbag, airflow_home, synth_sources, tmp_path, monkeypatch
+    dagbag, airflow_home, recent_sources, tmp_path, monkeypatch
 ):
-    setup = connect(monkeypatch, tmp_path, synth_sources)
-    last = at(SYNTH_END + DAY)
+    setup = connect(monkeypatch, tmp_path, recent_sources)
+    last = at(RECENT_END + DAY)
     for purpose in ("churn_analysis", "marketing_segments"):
         assert run_dag(dagbag, purpose, last)["run"] == "success"
     # Events by day: the last two days, then the last day again (a cleared run, a re-backfill).
@@ -64,8 +64,8 @@ def test_every_purpose_dag_loads_its_tables_and_a_backfill_never_duplicates(
         assert set(states.values()) == {"success"}, states
         with open_warehouse(setup.warehouse) as wh:
             per_day.append(wh.read("footfall_heatmap", "events").hour.dt.date.value_counts())
-    assert list(per_day[0].index) == [SYNTH_END - DAY]
-    assert set(per_day[1].index) == {SYNTH_END - DAY, SYNTH_END} and per_day[1].min() > 0
+    assert list(per_day[0].index) == [RECENT_END - DAY]
+    assert set(per_day[1].index) == {RECENT_END - DAY, RECENT_END} and per_day[1].min() > 0
     assert per_day[2].equals(per_day[1])  # the same day twice: replaced, never appended
     with open_warehouse(setup.warehouse) as wh:
         tables = set(wh.tables())
@@ -111,10 +111,10 @@ def test_a_dag_runs_with_postgresql_as_crm_and_warehouse(
     from minimizer.synth import generate
 
     sources = tmp_path / "sources"
-    generate(sources, customers=300, days=3, seed=11, end=SYNTH_END, crm_url=pg_database)
+    generate(sources, customers=300, days=3, seed=11, end=RECENT_END, crm_url=pg_database)
     assert not (sources / "crm.sqlite").exists()
     setup = connect(monkeypatch, tmp_path, sources, crm=pg_database, wh=pg_database)
-    states = run_dag(dagbag, "churn_analysis", at(SYNTH_END + DAY))
+    states = run_dag(dagbag, "churn_analysis", at(RECENT_END + DAY))
     assert set(states.values()) == {"success"}, states
     with open_warehouse(pg_database) as wh:
         customers = wh.read("churn_analysis", "customers")
@@ -173,10 +173,10 @@ def task_logs(dagbag, capfd, tmp_path) -> Iterator[Callable[[], str]]:
 
 
 def test_a_failing_gate_fails_the_run_loads_nothing_and_leaves_no_trace_of_the_value(
-    dagbag, airflow_home, synth_sources, tmp_path, monkeypatch, task_logs
+    dagbag, airflow_home, recent_sources, tmp_path, monkeypatch, task_logs
 ):
     sources = tmp_path / "sources"
-    shutil.copytree(synth_sources, sources)
+    shutil.copytree(recent_sources, sources)
     with sqlite3.connect(sources / "crm.sqlite") as con:  # a kept column, no guarantee on it
         recent = "SELECT rowid FROM orders ORDER BY order_date DESC LIMIT 5"  # within retention
         con.execute(f"UPDATE orders SET channel = ? WHERE rowid IN ({recent})", (CANARY,))
@@ -184,7 +184,7 @@ def test_a_failing_gate_fails_the_run_loads_nothing_and_leaves_no_trace_of_the_v
         monkeypatch.setattr(service, "FEATURES", [*service.FEATURES, _email_gate])
     setup = connect(monkeypatch, tmp_path, sources)
 
-    states = run_dag(dagbag, "churn_analysis", at(SYNTH_END + DAY))
+    states = run_dag(dagbag, "churn_analysis", at(RECENT_END + DAY))
 
     assert states["run"] == "failed"
     assert (states["extract"], states["minimise"], states["gate"]) == ("success",) * 2 + ("failed",)

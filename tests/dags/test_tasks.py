@@ -15,7 +15,7 @@ from minimizer.errors import GateError
 from minimizer.io.warehouse import open_warehouse
 from minimizer.orchestration import tasks
 from minimizer.orchestration.environment import Environment, SetupError
-from minimizer.pipeline import Hooks, day_interval
+from minimizer.pipeline import Hooks, RunReport, day_interval
 from minimizer.policy import load_policy
 from tests.conftest import AS_OF
 from tests.dags.conftest import PURPOSES
@@ -79,6 +79,18 @@ def events(env: Environment) -> pd.DataFrame:
     with open_warehouse(env.warehouse) as wh:
         frame = wh.read("footfall_heatmap", "events")
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def test_a_backfilled_day_past_retention_loads_nothing(tmp_path, synth_sources, keyring):
+    # Without a fixed as-of, the clock decides the cutoff: an expired day is never reloaded.
+    day = (AS_OF - timedelta(days=2)).date()
+    start, end = day_interval(datetime(day.year, day.month, day.day, tzinfo=UTC))
+    assert datetime.now(UTC) - timedelta(days=90) > end, "the test data must be expired"
+    env = environment(tmp_path, synth_sources, keyring)
+    run = tasks.Run(PURPOSES / "footfall_heatmap.yaml", "backfill__old", interval=(start, end))
+    report = RunReport.from_json(Path(run_all(run, env)).read_text())
+    assert report.sources["events"].rows_in == 0
+    assert len(events(env)) == 0
 
 
 def test_every_task_can_run_again_with_the_same_result(tmp_path, synth_sources, keyring):
