@@ -23,7 +23,8 @@ POLICIES = Path(
     or Path(__file__).resolve().parents[1] / "configs" / "purposes"
 )
 DEFAULT_ARGS: dict[str, Any] = {
-    "retries": 2,  # only for what a retry can cure; a failed check fails at once
+    # Only for what a retry can cure (a locked file, a lost connection); a check fails at once.
+    "retries": int(os.environ.get("MINIMIZER_TASK_RETRIES", "2")),
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
 }

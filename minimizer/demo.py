@@ -65,7 +65,7 @@ def _run_dag(console: Console, dagbag: Any, purpose: str) -> RunReport:
         f"{STEP_MARK.get(states.get(t.task_id, ''), '·')} {t.task_id}"
         for t in dag.topological_sort()
     )
-    console.print(f"DAG {dag.dag_id} run {run.run_id}: {run.state}\n  {steps}", highlight=False)
+    console.print(f"DAG {dag.dag_id}: {run.state}\n  {steps}", highlight=False)
     if str(run.state) != "success":
         console.print("[red]the DAG run failed; its task logs are above[/]")
         raise SystemExit(1)

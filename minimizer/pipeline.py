@@ -54,6 +54,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("minimizer.run")
+# Tokens and cells repeat: a dictionary page large enough for a chunk's distinct values keeps
+# them dictionary-encoded, so the gate and the load read them back without rebuilding it.
+STAGED_DICTIONARY_BYTES = 16 * 2**20
 Progress = Callable[[str, int], None]
 
 
@@ -379,7 +382,9 @@ class Stager:
                     observer.observe(chunk, frame)
                 table = _to_arrow(frame, writers["out"].schema if "out" in writers else None)
                 if "out" not in writers:
-                    writers["out"] = pq.ParquetWriter(staged, table.schema)
+                    writers["out"] = pq.ParquetWriter(
+                        staged, table.schema, dictionary_pagesize_limit=STAGED_DICTIONARY_BYTES
+                    )
                 writers["out"].write_table(table)
                 report.rows_out += table.num_rows
                 if self.progress:

@@ -47,8 +47,9 @@ class SourcePlan:
         published_as_is = {
             c.source_columns[0] for c in self.outputs if c.action == "keep" and c.source_columns
         }
+        # Drift columns are in `columns` too, as "dropped by default".
         seen = [s for c in self.columns for s in c.source_columns]
-        return tuple(dict.fromkeys(s for s in seen if s not in published_as_is)) + self.drift
+        return tuple(dict.fromkeys(s for s in seen if s not in published_as_is))
 
 
 def plan_source(policy: Policy, name: str, available: Sequence[str] | None = None) -> SourcePlan:

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from minimizer.gate.digests import digest_set, normalised, pack, unpack
+from minimizer.gate.digests import Digests, digests, normalised, pack, unique, unpack
 from minimizer.gate.own_names import own_name_rows
 from minimizer.gate.rules import CLOSED_FORMATS, IdentifierPlan
 from minimizer.pii import detect
@@ -62,7 +62,7 @@ class CanaryRecord:
     source: str
     identifiers: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
-    digests: set[bytes] = field(default_factory=set)
+    digests: Digests = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
     shaped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLOSED_FORMATS, 0))
     own_names: dict[str, OwnNames] = field(default_factory=dict)
 
@@ -77,7 +77,7 @@ class CanaryRecord:
         }
 
     def save(self, directory: Path) -> Path:
-        """``<source>.canary.json`` and ``<source>.canary.bin`` (sorted 16-byte digests), 0600."""
+        """``<source>.canary.json`` and ``<source>.canary.bin`` (sorted 8-byte digests), 0600."""
         directory.mkdir(parents=True, exist_ok=True)
         meta = directory / f"{self.source}.canary.json"
         doc = {
@@ -98,14 +98,14 @@ class CanaryRecord:
         doc = json.loads(meta.read_text())
         if doc.get("format") != _FORMAT:
             raise ValueError(f"{meta.name} is not a canary record")
-        digests = unpack(meta.with_name(f"{doc['source']}.canary.bin").read_bytes())
-        if len(digests) != doc["digests"]:
+        found = unpack(meta.with_name(f"{doc['source']}.canary.bin").read_bytes())
+        if len(found) != doc["digests"]:
             raise ValueError(f"{meta.name}: the digest file does not match its record")
         return cls(
             source=doc["source"],
             identifiers=list(doc["identifiers"]),
             names=list(doc["names"]),
-            digests=digests,
+            digests=found,
             shaped=dict(doc["shaped"]),
             own_names={o: OwnNames(**n) for o, n in doc["own_names"].items()},
         )
@@ -136,6 +136,7 @@ class CanaryObserver:
         self.directory = directory
         self.flagged: list[str] = []
         self.record = CanaryRecord(plan.source, names=list(plan.names))
+        self._digests: list[Digests] = []
 
     def observe(self, raw: pd.DataFrame, published: pd.DataFrame) -> None:
         self._flag_candidates(raw)
@@ -150,6 +151,8 @@ class CanaryObserver:
 
     def finish(self, report: SourceReport) -> None:
         self.record.identifiers = [*self.plan.identifiers, *self.flagged]
+        if self._digests:
+            self.record.digests = unique(np.concatenate(self._digests))
         directory = report.staged.parent if report.staged is not None else self.directory
         if directory is None:
             raise ValueError("the canary record needs a directory: the staged file's or given")
@@ -168,7 +171,9 @@ class CanaryObserver:
         texts = normalised(values)
         if len(texts) == 0:
             return
-        self.record.digests |= digest_set(texts, self.secret)
+        self._digests.append(digests(texts, self.secret))
+        if len(self._digests) > 32:  # a value seen in many chunks is kept once
+            self._digests = [unique(np.concatenate(self._digests))]
         for name, pattern in CLOSED_FORMATS.items():
             shaped = pc.sum(pc.match_substring_regex(texts, pattern)).as_py() or 0
             self.record.shaped[name] += int(shaped)

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from minimizer.gate.canary import CanaryRecord
-from minimizer.gate.digests import PUNCTUATION, digest_list
+from minimizer.gate.digests import PUNCTUATION, contains, digests
 from minimizer.gate.rules import CLOSED_FORMATS
 from minimizer.pii import DEFAULT_MAX_DECIMALS, DETECTORS, precise_coordinates
 
@@ -166,7 +166,7 @@ class ColumnFacts:
                     skip |= self._matches(pattern)
             check = np.flatnonzero(~skip)
             flagged = np.zeros(len(self.counts), dtype=bool)
-            if check.size and record.digests:
+            if check.size and len(record.digests):
                 flagged[check] = _in_digests(normal.take(pa.array(check)), record, secret)
                 if words:
                     flagged[check] |= _words_in_digests(
@@ -190,8 +190,7 @@ class ColumnFacts:
 
 
 def _in_digests(texts: pa.Array, record: CanaryRecord, secret: bytes) -> Mask:
-    hashed = digest_list(texts, secret)
-    return np.fromiter((h in record.digests for h in hashed), dtype=bool, count=len(hashed))
+    return contains(digests(texts, secret), record.digests)
 
 
 def _words_in_digests(texts: pa.Array, record: CanaryRecord, secret: bytes) -> Mask:
@@ -253,7 +252,8 @@ class TableFacts:
                 is_top = np.zeros(len(f.counts) + 1, dtype=bool)
                 is_top[:-1] = np.asarray(f.text.to_pylist(), dtype=object) == top
                 suppressed &= is_top[f.codes]  # code -1 (null) maps to the False sentinel
-                key = key * (len(f.counts) + 1) + (f.codes + 1)
+                # re-factorised after each column, so many wide columns never overflow int64
+                key = pd.factorize(key * (len(f.counts) + 1) + (f.codes + 1))[0].astype(np.int64)
             sizes = np.unique(key[~suppressed], return_counts=True)[1]
             small = sizes < k
             return {
@@ -274,8 +274,10 @@ class TableFacts:
             c, b, s = (self.column(x) for x in (cell, bucket, subject))
             located = (c.codes >= 0) & (b.codes >= 0) & (s.codes >= 0)
             group = c.codes[located].astype(np.int64) * max(len(b.counts), 1) + b.codes[located]
-            pairs = np.unique(group * max(len(s.counts), 1) + s.codes[located])
-            subjects = np.unique(pairs // max(len(s.counts), 1), return_counts=True)[1]
+            group = pd.factorize(group)[0].astype(np.int64)  # dense: no overflow below
+            width = max(len(s.counts), 1)
+            pairs = np.unique(group * width + s.codes[located])
+            subjects = np.unique(pairs // width, return_counts=True)[1]
             small = subjects < m
             return {
                 "min_distinct_subjects": int(subjects.min()) if subjects.size else 0,

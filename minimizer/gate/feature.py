@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from minimizer.errors import GateError
+from minimizer.errors import GateError, MinimizerError
 from minimizer.gate.canary import SCRATCH_KEY, CanaryObserver, CanaryRecord
 from minimizer.gate.rules import identifier_plan
 from minimizer.pipeline import ChunkObserver, Hooks, RunReport
@@ -71,16 +71,34 @@ def run_gate(
     from minimizer.gate.validate import validate_tables
 
     records = {table: _record(report, table) for table in policy.sources}
-    staged = {table: rep.staged for table, rep in report.sources.items() if rep.staged}
-    outcome = validate_tables(
-        policy,
-        staged,  # type: ignore[arg-type]
-        records,
-        secret=keyring.secret_for("canary", report.key_version),
-        retention_cutoff=report.retention_cutoff,
-        run_id=report.run_id,
-        directory=gate_directory(artifacts, report.run_id) if artifacts else None,
-    )
+    staged = {t: r.staged for t, r in report.sources.items() if r.staged and r.staged.exists()}
+    missing = [table for table in policy.sources if table not in staged]
+    if missing:
+        raise GateError(
+            f"nothing staged to check for {missing}",
+            table=missing[0],
+            check="leak_gate",
+            reason="not_staged",
+            count=len(missing),
+        )
+    try:
+        outcome = validate_tables(
+            policy,
+            staged,
+            records,
+            secret=keyring.secret_for("canary", report.key_version),
+            retention_cutoff=report.retention_cutoff,
+            run_id=report.run_id,
+            directory=gate_directory(artifacts, report.run_id) if artifacts else None,
+        )
+    except MinimizerError:
+        raise
+    except Exception as exc:  # GX or I/O failed outside an expectation: fail closed, no value
+        raise GateError(
+            f"the leak gate could not run ({type(exc).__name__}); nothing loaded",
+            check="leak_gate",
+            reason="gate_error",
+        ) from None
     report.gate = outcome.summary()
     where = f"; artefacts in {outcome.directory}" if outcome.directory else ""
     if not outcome.success:

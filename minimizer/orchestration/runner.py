@@ -2,10 +2,10 @@
 
 The DAG files call `call` (or `call_cleanup`) inside each task, so they hold wiring only.
 
-Failures are of two kinds. A failing guarantee or gate, bad data, a wrong policy or missing
-key material will fail again on a retry: the task fails at once (``AirflowFailException``) with
-one log line per failing check, naming table, column and check. A locked DuckDB file or an
-unreachable database may pass on a retry: Airflow retries those. Messages of minimizer errors
+Failures are of two kinds. A failing guarantee or gate, bad data, a wrong policy, missing key
+material or a bug will fail again on a retry: the task fails at once (``AirflowFailException``)
+with one log line per failing check, naming table, column and check. A locked DuckDB file, an
+unreachable database or a full disk may pass on a retry: Airflow retries those. Messages of minimizer errors
 never carry values. Any other exception's message might (a driver quoting a row), so only its
 type and stack are logged, and it is re-raised without its message.
 """
@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from minimizer.errors import DataError, GateError, MinimizerError
 
-__all__ = ["TRANSIENT_REASONS", "call", "call_cleanup", "run_info"]
+__all__ = ["TRANSIENT_REASONS", "TRANSIENT_TYPES", "call", "call_cleanup", "run_info"]
 
 log = logging.getLogger("minimizer.airflow")
 
@@ -27,6 +27,9 @@ log = logging.getLogger("minimizer.airflow")
 TRANSIENT_REASONS = frozenset(
     {"unreadable", "missing_source", "locked", "unreachable", "load_failed", "audit_failed"}
 )
+# Other exceptions a retry may cure (the system, not the code or the data); the rest, from a
+# ValueError on odd data to an ImportError, would fail again: they fail at once.
+TRANSIENT_TYPES: tuple[type[BaseException], ...] = (OSError, TimeoutError, MemoryError)
 _BEFORE_COMMIT = ("extract", "minimise", "gate", "load")
 _FAILURE_KEYS = ("table", "column", "check", "expectation", "reason", "count")
 
@@ -87,7 +90,10 @@ def _fail(exc: Exception, step: str, purpose: str) -> NoReturn:
         type(exc).__name__,
         "".join(traceback.format_tb(exc.__traceback__)),
     )
-    raise AirflowException(f"{step} of {purpose} failed: {type(exc).__name__}") from None
+    message = f"{step} of {purpose} failed{closed}: {type(exc).__name__}"
+    if isinstance(exc, TRANSIENT_TYPES):
+        raise AirflowException(message) from None
+    raise AirflowFailException(message) from None
 
 
 def call(

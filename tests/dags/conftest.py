@@ -35,6 +35,8 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        # A test fails instead of waiting out retry delays.
+        "MINIMIZER_TASK_RETRIES": "0",
     }
     with pytest.MonkeyPatch.context() as mp:
         for name, value in settings.items():

@@ -69,6 +69,13 @@ def test_a_guarantee_failure_is_final_and_a_locked_warehouse_is_retried(airflow_
     assert isinstance(locked, AirflowException) and not isinstance(locked, AirflowFailException)
 
 
+def test_only_system_errors_are_retried(airflow_home):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    assert not isinstance(fail(OSError("disk full"), "load"), AirflowFailException)
+    assert isinstance(fail(ImportError("half-edited module")), AirflowFailException)
+
+
 def test_a_foreign_error_is_logged_by_type_without_its_message(logged):
     try:
         float(CANARY)

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from minimizer.gate.canary import CanaryRecord, OwnNames
-from minimizer.gate.digests import digest_set, normalised
+from minimizer.gate.digests import digests, normalised, unique
 from minimizer.gate.validate import GateOutcome, validate_tables
 from minimizer.policy import Policy
 from minimizer.transforms.pseudonymise import token_for
@@ -49,10 +50,9 @@ def _gate(
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "t.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
-    digests: set[bytes] = set()
-    for values in (raw or {}).values():
-        digests |= digest_set(normalised(pd.Series(values)), SECRET)
-    canary = CanaryRecord("t", list(raw or {}), [], digests, **record)
+    found = [digests(normalised(pd.Series(v)), SECRET) for v in (raw or {}).values()]
+    known = unique(np.concatenate(found)) if found else np.empty(0, dtype=np.uint64)
+    canary = CanaryRecord("t", list(raw or {}), [], known, **record)
     return validate_tables(
         policy,
         {"t": path},
@@ -219,7 +219,7 @@ def test_artefacts_hold_counts_never_the_failing_values(tmp_path: Path) -> None:
     directory = tmp_path / "gate"
     files = [p for p in directory.rglob("*") if p.is_file()]
     assert {p.relative_to(directory).parts[0] for p in files} == {
-        "gate.json", "results", "suites", "data_docs",
+        "index.html", "gate.json", "results", "suites", "data_docs",
     }  # fmt: skip
     assert (directory / "data_docs" / "index.html").exists()
     for path in files:
@@ -263,3 +263,36 @@ def test_a_metric_error_fails_closed_without_quoting_the_value(tmp_path: Path) -
     for path in (tmp_path / "gate").rglob("*"):
         if path.is_file():
             assert b"SECRET42" not in path.read_bytes(), path
+
+
+def test_the_gate_fails_closed_when_it_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error outside any expectation (GX, I/O) is a GateError naming its type only."""
+    from datetime import timedelta
+
+    from minimizer.errors import GateError
+    from minimizer.gate import feature
+    from minimizer.keys import KeyRing
+    from minimizer.pipeline import RunReport, SourceReport
+
+    staged = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"customer_id": ["x"], "note": ["y"]}), staged)
+    meta = CanaryRecord("t", ["customer_id"]).save(tmp_path)
+    report = RunReport(
+        run_id="r", purpose="probe", policy_sha256="", key_version=1,
+        started_at=CUTOFF, as_of=CUTOFF + timedelta(days=30), retention_cutoff=CUTOFF,
+        sources={"t": SourceReport("t", staged=staged, scratch={"gate.canary": meta})},
+    )  # fmt: skip
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full while writing /secret/path with value C777")
+
+    monkeypatch.setattr("minimizer.gate.validate.validate_tables", broken)
+    ring = KeyRing(masters={1: TEST_MASTER}, current=1)
+    with pytest.raises(GateError, match=r"could not run \(OSError\)") as info:
+        feature.run_gate(_policy(KEEP), report, ring, tmp_path / "artifacts")
+    assert info.value.exit_code == 3 and "C777" not in str(info.value)
+    report.sources["t"].staged = tmp_path / "gone.parquet"
+    with pytest.raises(GateError, match="nothing staged"):
+        feature.run_gate(_policy(KEEP), report, ring, None)
