@@ -235,7 +235,7 @@ class TableSource:
         chunk_rows: int,
     ) -> Iterator[pd.DataFrame]:
         names = list(types)
-        produced = False
+        produced = closing = False
         try:
             with self._engine.connect() as conn:
                 options = {"stream_results": True, "max_row_buffer": chunk_rows}
@@ -246,8 +246,14 @@ class TableSource:
                         frame = frame[in_window(frame[time_column], since, until)]
                     if len(frame):
                         produced = True
-                        yield frame[wanted].reset_index(drop=True)
+                        try:
+                            yield frame[wanted].reset_index(drop=True)
+                        except GeneratorExit:
+                            closing = True
+                            raise
         except sa.exc.SQLAlchemyError as exc:
+            if closing:  # the caller stopped early; a cursor that fails to close is no news
+                return
             raise _unreadable(self.table, exc) from None
         if not produced:
             empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
