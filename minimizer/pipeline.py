@@ -17,8 +17,8 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -350,7 +350,8 @@ class Stager:
     quarantine: Path
     hooks: Hooks
     progress: Progress | None
-    workers: int = 1
+    # Chunks minimised side by side (threads: the heavy steps release the GIL).
+    workers: int = field(default_factory=default_workers)
 
     def stage(
         self,
@@ -551,7 +552,7 @@ def run_purpose(
     artifacts = artifacts or Path(tempfile.gettempdir()) / "minimizer-artifacts"
     staging = Path(tempfile.mkdtemp(prefix=f"minimizer-{policy.purpose}-"))
     quarantine = artifacts / "rejected" / report.run_id
-    stager = Stager(ctx, staging, quarantine, hooks, progress)
+    stager = Stager(ctx, staging, quarantine, hooks, progress, workers or default_workers())
     try:
         for name, spec in policy.sources.items():
             handle, plan = open_source(policy, sources, name)

@@ -8,7 +8,7 @@ from minimizer.keys import KeyRing, load_keyring
 
 
 def test_no_key_is_refused_with_guidance():
-    with pytest.raises(KeyMaterialError, match="MINIMIZER_MASTER_KEY.*minimizer keys init"):
+    with pytest.raises(KeyMaterialError, match=r"MINIMIZER_MASTER_KEY.*minimizer keys init"):
         load_keyring({})
 
 

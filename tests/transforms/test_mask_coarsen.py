@@ -67,5 +67,7 @@ def test_vectorised_h3_matches_the_reference_library_everywhere():
     rng = np.random.default_rng(1)
     lat, lon = rng.uniform(-89.9, 89.9, 20_000), rng.uniform(-179.9, 179.9, 20_000)
     for res in (0, 5, 8, 12):
-        expected = [h3.api.basic_int.latlng_to_cell(a, b, res) for a, b in zip(lat, lon, strict=True)]
+        expected = [
+            h3.api.basic_int.latlng_to_cell(a, b, res) for a, b in zip(lat, lon, strict=True)
+        ]
         assert (h3_cells(lat, lon, res) == np.array(expected, dtype=np.uint64)).all()
