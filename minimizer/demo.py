@@ -85,6 +85,40 @@ def _airflow(console: Console, local: LocalAirflow) -> None:
     local.standalone()
 
 
+QUERIES = (
+    (
+        "customers per age band and postcode area (k-anonymous: every group has >= 5)",
+        "SELECT age_band, postcode_area, count(*) AS customers FROM churn_analysis.customers "
+        "GROUP BY ALL ORDER BY customers DESC LIMIT 5",
+    ),
+    (
+        "busiest H3 cells (every published cell-hour has >= 5 distinct visitors)",
+        "SELECT cell, count(*) AS events, count(DISTINCT visitor) AS visitor_days "
+        "FROM footfall_heatmap.events GROUP BY cell ORDER BY events DESC LIMIT 5",
+    ),
+)
+
+
+def _print_risk(console: Console, report: RunReport) -> None:
+    """The re-identification risk before and after, as the audit record holds it."""
+    k = report.guarantees.get("k_anonymity")
+    if k:
+        console.print(
+            f"    k-anonymity: smallest class {k['min_class_before']} → {k['min_class']}, "
+            f"{k['suppressed']} suppressed, unique records "
+            f"{k['unique_share_published_before']:.1%} → {k['unique_share_after']:.1%}",
+            highlight=False,
+        )
+    loc = report.guarantees.get("location")
+    if loc:
+        console.print(
+            f"    unicity with {loc['unicity_points']} points: {loc['unicity_before']:.0%} of people "
+            f"before → {loc['unicity_after']:.0%} of daily visitor tokens after; at least {loc['min_subjects']} distinct "
+            "visitors per published cell-hour",
+            highlight=False,
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     console = Console()
@@ -119,17 +153,17 @@ def main(argv: list[str] | None = None) -> None:
             f"{s} {v.rows_in:,}→{r.loaded_rows.get(s, 0):,}" for s, v in r.sources.items()
         )
         console.print(f"[green]✔[/] {r.purpose}: {rows}", highlight=False)
+        _print_risk(console, r)
     console.print(Rule("query the minimised warehouse"))
     with open_warehouse(str(WAREHOUSE)) as wh:
-        sample = wh.query(
-            "SELECT loyalty_tier, age_band, count(*) AS customers "
-            "FROM churn_analysis.customers GROUP BY ALL ORDER BY customers DESC LIMIT 5"
-        )
-        console.print(sample.to_string(index=False))
+        for title, sql in QUERIES:
+            console.print(f"[bold]{title}[/]\n  {sql}", highlight=False)
+            console.print(wh.query(sql).to_string(index=False), highlight=False)
     console.print(
         "\nTry it yourself:\n"
         f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{WAREHOUSE}', read_only=True)"
-        ".sql('DESCRIBE churn_analysis.customers'))\"\n"
+        ".sql('SELECT column_name, comment FROM duckdb_columns() "
+        "WHERE table_name = \\'customers\\''))\"\n"
         f"  .venv/bin/minimizer plan configs/purposes/footfall_heatmap.yaml --sources {SOURCES}",
         highlight=False,
     )
