@@ -9,7 +9,8 @@ fails closed (exit 3) and nothing is loaded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from minimizer.guarantees.anchors import remove_anchors
-from minimizer.guarantees.kanon import anonymise
+from minimizer.guarantees.kanon import plan_k_anonymity, qi_histogram
 from minimizer.guarantees.location import enforce_min_subjects
 from minimizer.guarantees.risk import class_sizes, raw_unicity, unicity, uniqueness
 from minimizer.hierarchy import Hierarchy
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from minimizer.service import RunSetting
 
 __all__ = ["enforce_guarantees", "guarantees_feature", "ladder_hierarchy"]
+
+CHUNK_ROWS = 250_000
 
 
 def ladder_hierarchy(spec: SourceSpec, column: str, values: pd.Series) -> Hierarchy:
@@ -50,61 +53,89 @@ def _as_strings(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def _write(report: SourceReport, frame: pd.DataFrame) -> None:
-    assert report.staged is not None
+def _arrow(frame: pd.DataFrame) -> pa.Table:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     fields = [
         pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f
         for f in table.schema
     ]
-    table = table.cast(pa.schema(fields))
+    return table.cast(pa.schema(fields))
+
+
+def _write(report: SourceReport, frame: pd.DataFrame) -> None:
+    assert report.staged is not None
+    table = _arrow(frame)
     pq.write_table(table, report.staged)
     report.schema = table.schema
     report.rows_out = table.num_rows
 
 
+def _staged_chunks(path: Path, text: Sequence[str]) -> Callable[[], Iterator[pd.DataFrame]]:
+    """Re-readable chunks of a staged table, quasi-identifiers as text."""
+
+    def read() -> Iterator[pd.DataFrame]:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+            yield _as_strings(batch.to_pandas(), text)
+
+    return read
+
+
 def _enforce_k(policy: Policy, g: KAnonymity, rep: SourceReport) -> dict[str, Any]:
+    """A counting pass, a decision on the histogram alone, then a transform pass: the staged
+    table is never held in memory whole, only its distinct quasi-identifier combinations."""
+    assert rep.staged is not None
     spec = policy.sources[g.source]
-    frame = pq.read_table(rep.staged).to_pandas()
     qis = list(g.quasi_identifiers)
-    before = class_sizes(frame, qis) if len(frame) else {"min": 0, "median": 0, "classes": 0}
+    text = [*qis, *g.sensitive]
+    read = _staged_chunks(rep.staged, text)
+    hierarchies = {c: ladder_hierarchy(spec, c, _distinct_text(rep.staged, c)) for c in qis}
+    hist = qi_histogram(read(), hierarchies, sensitive=g.sensitive, table=g.source)
+    rows = hist.rows
     measured: dict[str, Any] = {
         "source": g.source,
         "k": g.k,
         "quasi_identifiers": qis,
-        "rows": len(frame),
-        "unique_share_published_before": uniqueness(frame, qis) if len(frame) else 0.0,
-        "min_class_before": int(before["min"]),
+        "rows": rows,
+        "unique_share_published_before": float(hist.counts[hist.counts == 1].sum() / rows)
+        if rows
+        else 0.0,
+        "min_class_before": int(hist.counts.min()) if rows else 0,
     }
-    if len(frame) == 0:
+    if rows == 0:
         return {**measured, "suppressed": 0, "min_class": 0, "classes": 0}
-    work = _as_strings(frame, [*qis, *g.sensitive])
-    hierarchies = {c: ladder_hierarchy(spec, c, work[c]) for c in qis}
-    result = anonymise(
-        work,
-        hierarchies,
-        g.k,
-        g.max_suppression,
-        method=g.method,
-        suppress="mask",
-        sensitive=g.sensitive,
-        diversity=g.l_diversity or 1,
-        table=g.source,
+    plan = plan_k_anonymity(
+        hist, g.k, g.max_suppression, method=g.method, diversity=g.l_diversity or 1
     )
-    _write(rep, result.frame)
-    kept = result.frame.loc[~(result.frame[qis] == "*").all(axis=1)]
+    out = rep.staged.with_suffix(".kanon.parquet")
+    writer: pq.ParquetWriter | None = None
+    for chunk in read():
+        table = _arrow(plan.apply(chunk, suppress="mask"))
+        writer = writer or pq.ParquetWriter(out, table.schema)
+        writer.write_table(table.cast(writer.schema))
+    assert writer is not None
+    writer.close()
+    out.replace(rep.staged)
+    rep.schema = pq.read_schema(rep.staged)
+    # The figures after: read back only the quasi-identifier columns, as an auditor would.
+    published = pq.read_table(rep.staged, columns=qis).to_pandas()
+    kept = published.loc[~(published == "*").all(axis=1)]
     after = class_sizes(kept, qis) if len(kept) else {"min": 0, "median": 0, "classes": 0}
     return {
         **measured,
-        "method": result.method,
-        "levels": result.levels,
-        "suppressed": int(result.suppressed),
-        "classes": int(result.classes),
-        "min_class": int(result.min_class),
+        "method": plan.method,
+        "levels": plan.levels,
+        "suppressed": int(plan.suppressed),
+        "classes": int(plan.classes),
+        "min_class": int(plan.min_class),
         "median_class": float(after["median"]),
-        "discernibility": int(result.discernibility),
+        "discernibility": int(plan.discernibility),
         "unique_share_after": uniqueness(kept, qis) if len(kept) else 0.0,
     }
+
+
+def _distinct_text(path: Path, column: str) -> pd.Series:
+    values = pq.read_table(path, columns=[column]).column(column).unique().to_pandas()
+    return _as_strings(pd.DataFrame({column: values}), [column])[column]
 
 
 def _enforce_location(policy: Policy, g: LocationGuarantee, rep: SourceReport) -> dict[str, Any]:

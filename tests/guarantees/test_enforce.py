@@ -125,3 +125,20 @@ def test_ladder_hierarchies_follow_the_policy_transforms():
 
 def test_guarantee_errors_carry_exit_code_3():
     assert GuaranteeError("x").exit_code == 3
+
+
+def test_k_anonymity_streams_the_staged_table_in_chunks(
+    tmp_path, synth_sources, keyring, monkeypatch
+):
+    import minimizer.guarantees.enforce as enforce
+
+    policy = load_policy(PURPOSES / "churn_analysis.yaml")
+    whole, tables_whole = _run(policy, synth_sources, tmp_path / "a.duckdb", keyring)
+    monkeypatch.setattr(enforce, "CHUNK_ROWS", 37)  # many chunks of an odd size
+    chunked, tables_chunked = _run(policy, synth_sources, tmp_path / "b.duckdb", keyring)
+    assert chunked.guarantees["k_anonymity"] == whole.guarantees["k_anonymity"]
+    key = ["customer_id"]
+    pd.testing.assert_frame_equal(
+        tables_whole["customers"].sort_values(key).reset_index(drop=True),
+        tables_chunked["customers"].sort_values(key).reset_index(drop=True),
+    )
