@@ -42,7 +42,13 @@ from great_expectations.expectations.metrics.table_metric_provider import TableM
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
 
-from minimizer.gate.facts import ColumnFacts, NoCanaryRecordError, TableFacts, facts_for
+from minimizer.gate.facts import (
+    ColumnFacts,
+    NoCanaryRecordError,
+    TableFacts,
+    UnregisteredFrameError,
+    registered_facts,
+)
 from minimizer.hierarchy import TOP
 from minimizer.pii import DEFAULT_MAX_DECIMALS, DETECTORS
 
@@ -71,8 +77,8 @@ def _value_free(metric: str, column: str | None) -> Iterator[None]:
     # pandas and Arrow quote offending values in their messages; none may reach an artefact.
     try:
         yield
-    except NoCanaryRecordError:
-        raise
+    except (NoCanaryRecordError, UnregisteredFrameError):
+        raise  # our own messages: they name no value
     except Exception as exc:
         where = f" on column {column!r}" if column else ""
         raise GateMetricError(f"{type(exc).__name__} in {metric}{where}") from None
@@ -99,7 +105,7 @@ class _ColumnMetric(ColumnAggregateMetricProvider):
         )
         column = accessor["column"]
         with _value_free(cls.metric_name, column):
-            return cls.measure(facts_for(frame), column, **metric_value_kwargs)
+            return cls.measure(registered_facts(frame), column, **metric_value_kwargs)
 
 
 class _TableMetric(TableMetricProvider):
@@ -120,7 +126,7 @@ class _TableMetric(TableMetricProvider):
             domain_kwargs=metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE
         )
         with _value_free(cls.metric_name, None):
-            return cls.measure(facts_for(frame), **metric_value_kwargs)
+            return cls.measure(registered_facts(frame), **metric_value_kwargs)
 
 
 class ColumnFormatMismatch(_ColumnMetric):

@@ -28,7 +28,17 @@ from minimizer.gate.digests import PUNCTUATION, contains, digests
 from minimizer.gate.rules import CLOSED_FORMATS
 from minimizer.pii import DEFAULT_MAX_DECIMALS, DETECTORS, precise_coordinates
 
-__all__ = ["ColumnFacts", "Hit", "NoCanaryRecordError", "TableFacts", "attach", "facts_for"]
+__all__ = [
+    "ColumnFacts",
+    "Hit",
+    "NoCanaryRecordError",
+    "TableFacts",
+    "UnregisteredFrameError",
+    "attach",
+    "facts_for",
+    "registered_facts",
+    "stand_in",
+]
 
 Mask = npt.NDArray[np.bool_]
 # Period starts as TruncateTime publishes them: the cutoff is compared at the same grain.
@@ -309,6 +319,36 @@ def facts_for(frame: pd.DataFrame) -> TableFacts:
         key = id(frame)
         _TABLES[key] = (weakref.ref(frame, lambda _: _TABLES.pop(key, None)), facts)
         return facts
+
+
+class UnregisteredFrameError(RuntimeError):
+    """GX handed a metric a frame the gate never registered (a copy): refuse to measure it."""
+
+
+def registered_facts(frame: pd.DataFrame) -> TableFacts:
+    """The facts of a frame the gate registered; never fresh facts over an unknown frame.
+
+    Metrics read facts through this, so if GX ever validated a copy of the stand-in, every
+    check would error (and the gate fail closed) instead of measuring zero rows."""
+    with _LOCK:
+        held = _TABLES.get(id(frame))
+        if held is None or held[0]() is not frame:
+            raise UnregisteredFrameError("the validated frame is not the one the gate registered")
+        return held[1]
+
+
+def stand_in(frame: pd.DataFrame) -> pd.DataFrame:
+    """A row-less frame with ``frame``'s columns that answers with ``frame``'s facts.
+
+    GX fingerprints and copies whatever frame it validates; handing it this stand-in keeps that
+    fixed cost independent of the rows, while every check still measures the whole table
+    (the caller keeps ``frame`` alive for the validation)."""
+    facts = facts_for(frame)
+    probe = frame.iloc[:0]
+    with _LOCK:
+        key = id(probe)
+        _TABLES[key] = (weakref.ref(probe, lambda _: _TABLES.pop(key, None)), facts)
+    return probe
 
 
 def attach(frame: pd.DataFrame, record: CanaryRecord, secret: bytes) -> TableFacts:

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from minimizer.gate.canary import CanaryRecord
-from minimizer.gate.facts import attach
+from minimizer.gate.facts import attach, stand_in
 from minimizer.gate.page import write_page
 from minimizer.gate.suite import RETENTION_PARAMETER, build_suites
 from minimizer.policy import Policy
@@ -188,12 +188,13 @@ def validate_tables(
     for table, suite in build_suites(policy).items():
         frame = _read(staged[table])
         attach(frame, records[table], secret)
+        probe = stand_in(frame)
         batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("run")
         definition = context.validation_definitions.add(
             ValidationDefinition(name=table, data=batch, suite=context.suites.add(suite))
         )
         result = definition.run(
-            batch_parameters={"dataframe": frame},
+            batch_parameters={"dataframe": probe},
             expectation_parameters={RETENTION_PARAMETER: retention_cutoff.isoformat()},
             result_format=RESULT_FORMAT,
             run_id=gx_run,

@@ -229,8 +229,9 @@ def test_artefacts_hold_counts_never_the_failing_values(tmp_path: Path) -> None:
     assert '"partial_unexpected_list"' not in result and '"unexpected_count": 1' in result
 
 
-def test_without_a_canary_record_the_canary_fails_closed(tmp_path: Path) -> None:
-    """A suite run outside minimizer.gate (no raw digests attached) cannot pass the canary."""
+def test_a_suite_run_outside_the_gate_fails_closed(tmp_path: Path) -> None:
+    """A suite run outside minimizer.gate (a frame it never registered, no raw digests
+    attached) cannot pass: every check refuses to measure rather than report zero rows."""
     import great_expectations as gx
 
     from minimizer.gate.suite import build_suites
@@ -247,9 +248,9 @@ def test_without_a_canary_record_the_canary_fails_closed(tmp_path: Path) -> None
     result = context.validation_definitions.add(definition).run(
         batch_parameters={"dataframe": frame}
     )
-    canary = [r for r in result.results if "raw_identifiers" in r.expectation_config.type]
-    assert canary and not any(r.success for r in canary)
-    assert all("no canary record" in str(r.exception_info) for r in canary)
+    ours = [r for r in result.results if "columns_to_match_set" not in r.expectation_config.type]
+    assert ours and not any(r.success for r in ours)
+    assert all("not the one the gate registered" in str(r.exception_info) for r in ours)
 
 
 def test_a_metric_error_fails_closed_without_quoting_the_value(tmp_path: Path) -> None:
