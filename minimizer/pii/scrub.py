@@ -31,9 +31,13 @@ PII_TAG = "[PII]"
 
 def _needles(own: pd.Series) -> Iterator[tuple[pd.Series, str]]:
     """The strings to look for, with their tag: the whole value, then the words of a name."""
-    strings = pd.Series(own.to_numpy(dtype=object), dtype=object)
+    raw = own.to_numpy(dtype=object)
+    found = pd.notna(raw)
+    values = raw.copy()
+    # numpy's str, not pandas' Arrow-backed one: a lone surrogate must not crash the scrubber.
+    values[found] = np.char.strip(raw[found].astype(str)).astype(object)
+    strings = pd.Series(values, dtype=object)
     present = strings.notna()
-    strings[present] = strings[present].astype(str).str.strip()
     is_name = "name" in str(own.name).lower()
     tag = NAME_TAG if is_name else PII_TAG
     yield strings, tag
