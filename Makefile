@@ -33,6 +33,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/kanon_adult.py
+	$(BIN)/python bench/gate_vs_minimise.py
 
 clean:
 	rm -rf demo .pytest_cache .ruff_cache
