@@ -328,7 +328,8 @@ def _chunks(
         yield from handle.chunks(spec.inputs(), time_column=spec.time, since=since, until=until)
 
 
-def _to_arrow(frame: pd.DataFrame, schema: pa.Schema | None) -> pa.Table:
+def to_arrow(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
+    """A published frame as the Arrow table staging writes (plain strings, fixed schema)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     # pandas' strings come out as large_string; the warehouse wants plain strings.
     fields = [
@@ -381,7 +382,7 @@ class Stager:
                     frame = frame.loc[~result.invalid].reset_index(drop=True)
                 for observer in observers:
                     observer.observe(chunk, frame)
-                table = _to_arrow(frame, writers["out"].schema if "out" in writers else None)
+                table = to_arrow(frame, writers["out"].schema if "out" in writers else None)
                 if "out" not in writers:
                     writers["out"] = pq.ParquetWriter(
                         staged, table.schema, dictionary_pagesize_limit=STAGED_DICTIONARY_BYTES
@@ -396,7 +397,7 @@ class Stager:
         if "out" not in writers:
             # An empty source still defines its table: transform an empty frame for the schema.
             empty = pd.DataFrame({c: pd.Series(dtype="str") for c in spec.inputs()})
-            pq.write_table(_to_arrow(minimise_chunk(empty, spec, self.ctx).frame, None), staged)
+            pq.write_table(to_arrow(minimise_chunk(empty, spec, self.ctx).frame, None), staged)
         report.staged = staged
         report.schema = pq.read_schema(staged)
         for observer in observers:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from minimizer.guarantees.anchors import remove_anchors
@@ -23,7 +22,7 @@ from minimizer.guarantees.kanon import plan_k_anonymity, qi_histogram
 from minimizer.guarantees.location import enforce_min_subjects
 from minimizer.guarantees.risk import class_sizes, raw_unicity, unicity, uniqueness
 from minimizer.hierarchy import Hierarchy
-from minimizer.pipeline import ChunkObserver, Hooks, RunReport, SourceReport
+from minimizer.pipeline import ChunkObserver, Hooks, RunReport, SourceReport, to_arrow
 from minimizer.policy import KAnonymity, LocationGuarantee, Policy, SourceSpec
 
 if TYPE_CHECKING:
@@ -53,18 +52,9 @@ def _as_strings(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def _arrow(frame: pd.DataFrame) -> pa.Table:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    fields = [
-        pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f
-        for f in table.schema
-    ]
-    return table.cast(pa.schema(fields))
-
-
 def _write(report: SourceReport, frame: pd.DataFrame) -> None:
     assert report.staged is not None
-    table = _arrow(frame)
+    table = to_arrow(frame)
     pq.write_table(table, report.staged)
     report.schema = table.schema
     report.rows_out = table.num_rows
@@ -109,7 +99,7 @@ def _enforce_k(policy: Policy, g: KAnonymity, rep: SourceReport) -> dict[str, An
     out = rep.staged.with_suffix(".kanon.parquet")
     writer: pq.ParquetWriter | None = None
     for chunk in read():
-        table = _arrow(plan.apply(chunk, suppress="mask"))
+        table = to_arrow(plan.apply(chunk, suppress="mask"))
         writer = writer or pq.ParquetWriter(out, table.schema)
         writer.write_table(table.cast(writer.schema))
     assert writer is not None
