@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Self
 
 import duckdb
 import pandas as pd
 
+from minimizer.io._catalog import CatalogMixin
 from minimizer.io.warehouse import (
     AUDIT_SCHEMA,
     AUDIT_TABLE,
@@ -87,9 +87,14 @@ def _connect(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnection:
             ) from None
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(CatalogMixin):
     """A DuckDB file as warehouse. ``lock_timeout`` seconds are spent waiting for another
     writer to let go before `WarehouseLockedError` is raised (0: fail at once)."""
+
+    dialect = _D
+    columns_sql = _COLUMNS_SQL
+    tables_sql = _TABLES_SQL
+    table_comment_sql = _TABLE_COMMENT_SQL
 
     kind = "duckdb"
 
@@ -122,28 +127,8 @@ class DuckDBWarehouse:
             raise
         self._con.execute("COMMIT")
 
-    def _execute(
-        self, sql: str, params: Sequence[object] | None = None
-    ) -> list[tuple[object, ...]]:
+    def _fetch(self, sql: str, params: Sequence[object] | None = None) -> list[tuple[object, ...]]:
         return self._con.execute(sql, params).fetchall()
-
-    def _columns(self, schema: str, table: str) -> dict[str, str | None]:
-        return dict(self._execute(_COLUMNS_SQL, [schema, table]))  # type: ignore[arg-type]
-
-    def _require_table(self, schema: str, table: str, column: str | None = None) -> None:
-        columns = self._columns(schema, table)
-        if not columns:
-            raise WarehouseError(
-                "table not found", schema=schema, table=table, reason="missing_table"
-            )
-        if column is not None and column not in columns:
-            raise WarehouseError(
-                "column not found",
-                schema=schema,
-                table=table,
-                column=column,
-                reason="missing_column",
-            )
 
     def _ensure_audit(self) -> None:
         if self._audit_ready:
@@ -151,7 +136,7 @@ class DuckDBWarehouse:
         if not self._columns(AUDIT_SCHEMA, AUDIT_TABLE):
             with self._transaction():
                 for sql in audit_ddl(_D):
-                    self._execute(sql)
+                    self._fetch(sql)
         self._audit_ready = True
 
     # ------------------------------------------------------------ writing
@@ -168,7 +153,7 @@ class DuckDBWarehouse:
         counts: dict[str, int] = {}
         try:
             with self._transaction():
-                self._execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema, _D)}")
+                self._fetch(f"CREATE SCHEMA IF NOT EXISTS {ident(schema, _D)}")
                 for load in tables:
                     current = load.table
                     self._load_table(schema, load)
@@ -176,10 +161,10 @@ class DuckDBWarehouse:
                     current = load.table
                     if load.retention_column is not None and load.retention_cutoff is not None:
                         sql = retention_sql(schema, load.table, load.retention_column, _D)
-                        self._execute(sql, [as_utc(load.retention_cutoff)])
-                    counts[load.table] = int(self._execute(count_sql(schema, load.table, _D))[0][0])
+                        self._fetch(sql, [as_utc(load.retention_cutoff)])
+                    counts[load.table] = int(self._fetch(count_sql(schema, load.table, _D))[0][0])
                 current = None
-                self._execute(audit_upsert_sql(_D), params)
+                self._fetch(audit_upsert_sql(_D), params)
         except duckdb.Error as exc:
             raise WarehouseError(
                 "load failed; the warehouse keeps its previous contents",
@@ -192,32 +177,20 @@ class DuckDBWarehouse:
 
     def _load_table(self, schema: str, load: TableLoad) -> None:
         for sql in create_table_sql(schema, load, _D):
-            self._execute(sql)
+            self._fetch(sql)
         if load.mode == "replace_range":
             self._check_same_columns(schema, load)
             bounds = [as_utc(load.range_start), as_utc(load.range_end)]  # type: ignore[arg-type]
-            self._execute(range_delete_sql(schema, load, _D), bounds)
+            self._fetch(range_delete_sql(schema, load, _D), bounds)
         if load.files:
             columns = ", ".join(ident(name, _D) for name in load.schema.names)
-            self._execute(
+            self._fetch(
                 f"INSERT INTO {qualified(schema, load.table, _D)} ({columns})"
                 f" SELECT {columns} FROM read_parquet(?)",
                 [[str(path) for path in load.files]],
             )
         for sql in comment_sql(schema, load.table, load.comments, load.table_comment, _D):
-            self._execute(sql)
-
-    def _check_same_columns(self, schema: str, load: TableLoad) -> None:
-        existing = list(self._columns(schema, load.table))
-        if existing != list(load.schema.names):
-            differ = sorted(set(existing) ^ set(load.schema.names)) or existing
-            raise WarehouseError(
-                "table columns differ from the load schema; replace the whole table first",
-                schema=schema,
-                table=load.table,
-                column=", ".join(differ),
-                reason="schema_mismatch",
-            )
+            self._fetch(sql)
 
     def record_audit(self, audit: Mapping[str, object]) -> None:
         """Insert (or update, by run id) one audit row in its own transaction."""
@@ -225,7 +198,7 @@ class DuckDBWarehouse:
         self._ensure_audit()
         try:
             with self._transaction():
-                self._execute(audit_upsert_sql(_D), params)
+                self._fetch(audit_upsert_sql(_D), params)
         except duckdb.Error as exc:
             raise WarehouseError(
                 "audit record failed",
@@ -241,18 +214,12 @@ class DuckDBWarehouse:
             schema, table, column, delete_values_sql(schema, table, column, _D), [list(values)]
         )
 
-    def apply_retention(self, schema: str, table: str, column: str, cutoff: datetime) -> int:
-        """Delete rows older than ``cutoff`` (or with no time); returns how many went."""
-        self._require_table(schema, table, column)
-        sql = retention_sql(schema, table, column, _D)
-        return self._delete(schema, table, column, sql, [as_utc(cutoff)])
-
     def _delete(
         self, schema: str, table: str, column: str, sql: str, params: Sequence[object]
     ) -> int:
         try:
             with self._transaction():
-                return int(self._execute(sql, params)[0][0])  # DuckDB returns the count
+                return int(self._fetch(sql, params)[0][0])  # DuckDB returns the count
         except duckdb.Error as exc:
             raise WarehouseError(
                 "delete failed",
@@ -269,7 +236,7 @@ class DuckDBWarehouse:
         through the yielded function commits together, or none does (any exception rolls back)."""
 
         def execute(sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-            return self._execute(sql, list(params) or None)
+            return self._fetch(sql, list(params) or None)
 
         try:
             with self._transaction():
@@ -283,22 +250,11 @@ class DuckDBWarehouse:
 
     # ------------------------------------------------------------ reading
 
-    def tables(self) -> list[tuple[str, str]]:
-        return [(str(s), str(t)) for s, t in self._execute(_TABLES_SQL)]
-
     def read(self, schema: str, table: str) -> pd.DataFrame:
         self._require_table(schema, table)
         return frame_from_arrow(
             self._con.sql(f"SELECT * FROM {qualified(schema, table, _D)}").to_arrow_table()
         )
-
-    def column_comments(self, schema: str, table: str) -> dict[str, str]:
-        self._require_table(schema, table)
-        return {k: v for k, v in self._columns(schema, table).items() if v is not None}
-
-    def table_comment(self, schema: str, table: str) -> str | None:
-        rows = self._execute(_TABLE_COMMENT_SQL, [schema, table])
-        return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def audit_runs(self, purpose: str | None = None) -> pd.DataFrame:
         self._ensure_audit()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Self
 
 import pandas as pd
@@ -20,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg.types.string import TextLoader
 
+from minimizer.io._catalog import CatalogMixin
 from minimizer.io.warehouse import (
     AUDIT_SCHEMA,
     AUDIT_TABLE,
@@ -79,8 +79,13 @@ def _cause(exc: psycopg.Error) -> str:
     return f"{type(exc).__name__}/{exc.sqlstate}" if exc.sqlstate else type(exc).__name__
 
 
-class PostgresWarehouse:
+class PostgresWarehouse(CatalogMixin):
     """A PostgreSQL database as warehouse, from a ``postgresql://`` URL."""
+
+    dialect = _D
+    columns_sql = _COLUMNS_SQL
+    tables_sql = _TABLES_SQL
+    table_comment_sql = _TABLE_COMMENT_SQL
 
     kind = "postgresql"
 
@@ -123,24 +128,6 @@ class PostgresWarehouse:
         with self._con.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-
-    def _columns(self, schema: str, table: str) -> dict[str, str | None]:
-        return dict(self._fetch(_COLUMNS_SQL, [schema, table]))  # type: ignore[arg-type]
-
-    def _require_table(self, schema: str, table: str, column: str | None = None) -> None:
-        columns = self._columns(schema, table)
-        if not columns:
-            raise WarehouseError(
-                "table not found", schema=schema, table=table, reason="missing_table"
-            )
-        if column is not None and column not in columns:
-            raise WarehouseError(
-                "column not found",
-                schema=schema,
-                table=table,
-                column=column,
-                reason="missing_column",
-            )
 
     def _ensure_audit(self) -> None:
         if self._audit_ready:
@@ -232,18 +219,6 @@ class PostgresWarehouse:
                     copy.write(buffer.getbuffer())
                     header = False
 
-    def _check_same_columns(self, schema: str, load: TableLoad) -> None:
-        existing = list(self._columns(schema, load.table))
-        if existing != list(load.schema.names):
-            differ = sorted(set(existing) ^ set(load.schema.names)) or existing
-            raise WarehouseError(
-                "table columns differ from the load schema; replace the whole table first",
-                schema=schema,
-                table=load.table,
-                column=", ".join(differ),
-                reason="schema_mismatch",
-            )
-
     def record_audit(self, audit: Mapping[str, object]) -> None:
         """Insert (or update, by run id) one audit row in its own transaction."""
         params = audit_params(audit)
@@ -264,12 +239,6 @@ class PostgresWarehouse:
         self._require_table(schema, table, column)
         sql = delete_values_sql(schema, table, column, _D)
         return self._delete(schema, table, column, sql, [list(values)])
-
-    def apply_retention(self, schema: str, table: str, column: str, cutoff: datetime) -> int:
-        """Delete rows older than ``cutoff`` (or with no time); returns how many went."""
-        self._require_table(schema, table, column)
-        sql = retention_sql(schema, table, column, _D)
-        return self._delete(schema, table, column, sql, [as_utc(cutoff)])
 
     def _delete(
         self, schema: str, table: str, column: str, sql: str, params: Sequence[object]
@@ -311,9 +280,6 @@ class PostgresWarehouse:
 
     # ------------------------------------------------------------ reading
 
-    def tables(self) -> list[tuple[str, str]]:
-        return [(str(s), str(t)) for s, t in self._fetch(_TABLES_SQL)]
-
     def _frame(self, sql: str, params: Sequence[object] | None = None) -> pd.DataFrame:
         with self._con.cursor() as cursor:
             cursor.execute(sql, params)
@@ -325,14 +291,6 @@ class PostgresWarehouse:
     def read(self, schema: str, table: str) -> pd.DataFrame:
         self._require_table(schema, table)
         return self._frame(f"SELECT * FROM {qualified(schema, table, _D)}")
-
-    def column_comments(self, schema: str, table: str) -> dict[str, str]:
-        self._require_table(schema, table)
-        return {k: v for k, v in self._columns(schema, table).items() if v is not None}
-
-    def table_comment(self, schema: str, table: str) -> str | None:
-        rows = self._fetch(_TABLE_COMMENT_SQL, [schema, table])
-        return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def audit_runs(self, purpose: str | None = None) -> pd.DataFrame:
         self._ensure_audit()
