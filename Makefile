@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m minimizer.demo
 
-# The Airflow UI on http://127.0.0.1:$(AIRFLOW_PORT) (airflow standalone, same embedded setup).
+# The Airflow UI on http://127.0.0.1:$(AIRFLOW_PORT) (airflow standalone, same embedded setup),
+# sized for a laptop (minimizer/demo.py LEAN). Refuses a port in use and the log servers'
+# ports (8793, 8794) with the fix. Ctrl-C stops every component.
 AIRFLOW_PORT ?= 8080
 airflow: $(STAMP)
 	AIRFLOW_PORT=$(AIRFLOW_PORT) $(BIN)/python -m minimizer.demo airflow

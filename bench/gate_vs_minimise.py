@@ -11,14 +11,13 @@ Timed, per workload, in one process (GX imported beforehand and timed on its own
 - minimisation: the pipeline's staging of the source (read, minimise on every core, write
   Parquet), without the gate's observer;
 - gate, observer: the canary observer's own time while the same staging runs with it;
-- gate, validate: reading the staged table and validating it with the policy's suite (the
-  first validation in a process, and a second one);
-- gate, artefacts: results JSON, suites and the Data Docs site (fixed cost, not per row);
-- and, for comparison, read + validate over the staged file rewritten with dictionary pages
-  for every column (what a larger ``dictionary_pagesize_limit`` in the staging writer gives).
+- gate, validate: GX validating the staged Parquet file itself (every row, through its SQL
+  datasource on a DuckDB view of the file) with the policy's suite, the first validation in a
+  process and the median of later ones;
+- gate, artefacts: results JSON, suites and the offline Data Docs site (fixed, not per row).
 
-The ratio the target refers to is (observer + validate) / minimisation; the ratio with the
-artefacts is printed too. The last line is one JSON object with every figure.
+The ratio the target refers to (issue 9: the gate takes at most the minimisation's time) is
+(observer + validate) / minimisation; the ratio with the artefacts is printed too. The last line is one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -169,14 +168,6 @@ def measure(
     observer = median(observer_times)
     first = run_gate(pol, report, ring, tmp / "artifacts")  # with the artefacts
     validate = median(run_gate(pol, report, ring, None).seconds["validate"] for _ in range(repeat))
-    # The same over the staged file rewritten with dictionary pages large enough for every
-    # column (the pipeline's writer falls back to plain pages past 1 MB of dictionary).
-    staged = report.sources[name].staged
-    assert staged is not None
-    pq.write_table(pq.read_table(staged), staged, dictionary_pagesize_limit=256 << 20)
-    dictionary = median(
-        run_gate(pol, report, ring, None).seconds["validate"] for _ in range(repeat)
-    )
     artefacts = first.seconds.get("artifacts", 0.0)
     figures = {
         "rows": report.sources[name].rows_out,
@@ -186,11 +177,10 @@ def measure(
         "validate_first_s": first.seconds["validate"],
         "validate_s": round(validate, 3),
         "artefacts_s": artefacts,
-        "validate_dictionary_staging_s": round(dictionary, 3),
+        "rows_validated": report.gate["tables"][name]["rows"],
         "ratio": round((observer + validate) / minimise, 3),
         "ratio_first": round((observer + first.seconds["validate"]) / minimise, 3),
         "ratio_with_artefacts": round((observer + validate + artefacts) / minimise, 3),
-        "ratio_dictionary_staging": round((observer + dictionary) / minimise, 3),
     }
     f = figures
     print(f"\n{label}: {f['rows']:,} rows, {f['expectations']} expectations, {workers} worker(s)")
@@ -199,11 +189,10 @@ def measure(
     print(f"  gate: read + validate                {validate:7.2f} s")
     print(f"  gate: read + validate, first in process {f['validate_first_s']:4.2f} s")
     print(f"  gate: artefacts (JSON, Data Docs)    {artefacts:7.2f} s")
-    print(f"  gate: read + validate, dictionary-encoded staging {dictionary:5.2f} s")
-    print(f"  ratio (observer + validate) / minimisation   {f['ratio']:.2f}  (target <= 0.50)")
+    print(f"  rows GX validated (staged file)      {f['rows_validated']:,}")
+    print(f"  ratio (observer + validate) / minimisation   {f['ratio']:.2f}  (target <= 1.00)")
     print(f"  ratio, first validation in a process         {f['ratio_first']:.2f}")
     print(f"  ratio with the artefacts                     {f['ratio_with_artefacts']:.2f}")
-    print(f"  ratio with dictionary-encoded staging        {f['ratio_dictionary_staging']:.2f}")
     return figures
 
 

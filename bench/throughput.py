@@ -1,12 +1,16 @@
 """Throughput of the minimisation itself, beside the peers' recorded figures.
 
     .venv/bin/python bench/throughput.py [--events 5000000] [--chunk 1000000] [--crm 200000]
+                                         [--presidio-rows 20000 | --no-presidio]
 
 Workload 1 (events): pseudonymise customer_id, coarsen lat/lon to H3 resolution 8, truncate the
 timestamp to the hour, drop ip and user agent; read from day-partitioned Parquet in chunks
 (bounded memory), minimised in one process and then in worker processes, written to Parquet as
 the pipeline stages it. Workload 2 (CRM): pseudonymise customer_id and email, mask
-phone and IBAN: the 4-identifier table of the presidio-structured figure in shared/DESIGN.md.
+phone and IBAN: the 4-identifier table of the presidio-structured figure in shared/DESIGN.md,
+measured in the same run against presidio-structured 0.0.10 itself on the same table
+(bench/presidio_crm.py, in a side virtualenv under bench/out/ that this script creates with pip
+from PyPI when it is missing: presidio's dependencies never enter the project's environment).
 The last line is one JSON object with the figures.
 """
 
@@ -14,7 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -22,19 +29,25 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import run_measured
+from workloads import crm_table, event_chunk
 
 from minimizer.io.sources import EventSource
 from minimizer.keys import KeyRing
 from minimizer.minimise import minimise_chunk
 from minimizer.parallel import default_workers, ordered_map
+from minimizer.pipeline import STAGED_DICTIONARY_BYTES, to_arrow
 from minimizer.policy import SourceSpec
 from minimizer.transforms import TransformContext
 
+PRESIDIO = "presidio-structured==0.0.10"
+SIDE_VENV = Path(__file__).resolve().parent / "out" / "presidio-structured"
 PEERS = {
-    "presidio-structured 0.0.10 (hash, redact, mask), CRM rows/s": 10_000,
+    "presidio-structured 0.0.10 (hash, redact, mask), CRM rows/s, recorded": 10_000,
     "naive hmac.digest loop, values/s": 250_000,
     "openssl SHA-256 16-byte inputs, hashes/s/core": 5_800_000,
 }
@@ -67,49 +80,29 @@ CRM = SourceSpec.model_validate(
 )
 
 
-def event_chunk(rng: np.random.Generator, n: int, subjects: int) -> pd.DataFrame:
-    """Synthetic events shaped like minimizer.synth's: people around a few cities."""
-    who = rng.integers(0, subjects, n)
-    home_lat = 48.0 + (who % 997) / 997 * 5.0
-    home_lon = 2.0 + (who % 991) / 991 * 11.0
-    start = np.datetime64("2026-11-01T00:00:00", "us")
-    return pd.DataFrame(
-        {
-            "customer_id": pd.Series(np.char.add("C", who.astype(str)), dtype="str"),
-            "ts": pd.Series(
-                start + rng.integers(0, 86_400_000_000 * 28, n).astype("m8[us]")
-            ).dt.tz_localize("UTC"),
-            "lat": home_lat + rng.normal(0, 0.01, n),
-            "lon": home_lon + rng.normal(0, 0.01, n),
-            "ip": pd.Series(np.char.add("10.0.0.", (who % 250).astype(str)), dtype="str"),
-            "user_agent": pd.Series(["Mozilla/5.0"] * n, dtype="str"),
-            "page": pd.Series(np.array(["/", "/shop", "/cart", "/help"])[who % 4], dtype="str"),
-        }
-    )
-
-
-def crm_table(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    ids = np.char.add("C", np.arange(n).astype(str))
-    return pd.DataFrame(
-        {
-            "customer_id": pd.Series(ids, dtype="str"),
-            "email": pd.Series(np.char.add(ids, "@example.com"), dtype="str"),
-            "phone": pd.Series(
-                np.char.add("+4930", rng.integers(10**6, 10**7, n).astype(str)), dtype="str"
-            ),
-            "iban": pd.Series(
-                np.char.add("DE89370400440532", rng.integers(10**5, 10**6, n).astype(str)),
-                dtype="str",
-            ),
-            "loyalty_tier": pd.Series(
-                np.array(["bronze", "silver", "gold"])[np.arange(n) % 3], dtype="str"
-            ),
-        }
-    )
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def presidio_python() -> Path:
+    """The side virtualenv's Python, created with pip from PyPI on first use (not timed)."""
+    python = SIDE_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"installing {PRESIDIO} into {SIDE_VENV} (once, not timed) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(SIDE_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", PRESIDIO, "numpy", "pandas"],
+            check=True,
+        )
+    return python
+
+
+def presidio_crm(rows: int) -> dict[str, float]:
+    """presidio-structured's rows/s on the CRM table, and the peak RSS of its process."""
+    script = Path(__file__).resolve().parent / "presidio_crm.py"
+    run = run_measured([str(presidio_python()), str(script), "--rows", str(rows)], os.environ)
+    figures = json.loads(run.output.strip().splitlines()[-1])
+    return {"rows_per_s": figures["rows_per_s"], "peak_rss_mb": run.peak_rss_mib}
 
 
 def write_events(root: Path, total: int, chunk: int, subjects: int) -> None:
@@ -122,30 +115,36 @@ def write_events(root: Path, total: int, chunk: int, subjects: int) -> None:
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), part / "part-0.parquet")
 
 
-def staged_run(root: Path, out: Path, ctx: TransformContext, workers: int) -> tuple[float, float]:
-    """Read -> minimise -> write, as the pipeline stages a source. Returns (wall s, minimise s).
+def staged_run(
+    root: Path, out: Path, ctx: TransformContext, workers: int
+) -> tuple[float, float, float]:
+    """Read -> minimise -> write, as the pipeline stages a source (its Arrow conversion and
+    writer settings). Returns (wall s, minimise wall s, minimise CPU s).
 
     ``workers`` threads minimise chunks side by side; H3 indexing also splits a chunk across
     cores, so even one worker uses more than one core for that step."""
     source = EventSource(root)
     fn = partial(minimise_chunk, spec=EVENTS, ctx=ctx)
     writer: pq.ParquetWriter | None = None
-    minimise_s = 0.0
+    minimise_s = minimise_cpu = 0.0
     t0 = time.perf_counter()
     chunks = source.chunks(EVENTS.inputs(), time_column="ts")
     for _, result in ordered_map(fn, chunks, workers):
-        table = pa.Table.from_pandas(result.frame, preserve_index=False)
-        writer = writer or pq.ParquetWriter(out, table.schema)
+        table = to_arrow(result.frame, writer.schema if writer else None)
+        writer = writer or pq.ParquetWriter(
+            out, table.schema, dictionary_pagesize_limit=STAGED_DICTIONARY_BYTES
+        )
         writer.write_table(table)
     if writer:
         writer.close()
     wall = time.perf_counter() - t0
     if workers == 1:  # the transforms alone, without reading or writing
         for chunk in source.chunks(EVENTS.inputs(), time_column="ts"):
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             fn(chunk)
             minimise_s += time.perf_counter() - t1
-    return wall, minimise_s
+            minimise_cpu += time.process_time() - c1
+    return wall, minimise_s, minimise_cpu
 
 
 def main() -> None:
@@ -155,6 +154,8 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=50_000)
     ap.add_argument("--crm", type=int, default=200_000)
     ap.add_argument("--workers", type=int, default=default_workers())
+    ap.add_argument("--presidio-rows", type=int, default=20_000, help="presidio is slow")
+    ap.add_argument("--no-presidio", action="store_true", help="skip the side virtualenv")
     args = ap.parse_args()
 
     ring = KeyRing.new()
@@ -163,15 +164,18 @@ def main() -> None:
         root = Path(tmp) / "events"
         print(f"writing {args.events:,} synthetic events (not timed) ...", flush=True)
         write_events(root, args.events, args.chunk, args.subjects)
-        one_wall, minimise_s = staged_run(root, Path(tmp) / "one.parquet", ctx, 1)
+        one_wall, minimise_s, minimise_cpu = staged_run(root, Path(tmp) / "one.parquet", ctx, 1)
         print(f"  1 worker: {args.events / one_wall:,.0f} events/s", flush=True)
-        par_wall, _ = staged_run(root, Path(tmp) / "par.parquet", ctx, args.workers)
+        par_wall, _, _ = staged_run(root, Path(tmp) / "par.parquet", ctx, args.workers)
         print(f"  {args.workers} workers: {args.events / par_wall:,.0f} events/s", flush=True)
 
     crm = crm_table(np.random.default_rng(1), args.crm)
-    t0 = time.perf_counter()
+    rss_before_crm = peak_rss_mb()
+    t0, c0 = time.perf_counter(), time.process_time()
     minimise_chunk(crm, CRM, ctx)
     crm_per_s = args.crm / (time.perf_counter() - t0)
+    crm_cpu = time.process_time() - c0
+    presidio = None if args.no_presidio else presidio_crm(args.presidio_rows)
 
     figures = {
         "events": args.events,
@@ -180,8 +184,13 @@ def main() -> None:
         "events_per_s": round(args.events / par_wall),
         "events_per_s_one_worker": round(args.events / one_wall),
         "transform_only_events_per_s": round(args.events / minimise_s),
+        "transform_only_cpu_s": round(minimise_cpu, 2),
+        "crm_cpu_s": round(crm_cpu, 3),
         "crm_rows_per_s": round(crm_per_s),
-        "presidio_structured_rows_per_s": PEERS[next(iter(PEERS))],
+        "presidio_structured_rows_per_s": round(presidio["rows_per_s"]) if presidio else None,
+        "presidio_structured_peak_rss_mb": round(presidio["peak_rss_mb"]) if presidio else None,
+        "crm_times_presidio": round(crm_per_s / presidio["rows_per_s"], 1) if presidio else None,
+        "peak_rss_mb_events": round(rss_before_crm),
         "peak_rss_mb": round(peak_rss_mb()),
     }
     print(
@@ -191,11 +200,24 @@ def main() -> None:
         f"  {args.workers} workers        {figures['events_per_s']:>14,} events/s   (target >= 1,000,000)"
     )
     print(f"  1 worker         {figures['events_per_s_one_worker']:>14,} events/s")
-    print(f"  transforms only  {figures['transform_only_events_per_s']:>14,} events/s (no I/O)")
-    print(f"CRM (4 identifiers) {figures['crm_rows_per_s']:>13,} rows/s")
+    print(
+        f"  transforms only  {figures['transform_only_events_per_s']:>14,} events/s (no I/O;"
+        f" {minimise_cpu:.2f} s CPU)"
+    )
+    print(f"CRM (4 identifiers) {figures['crm_rows_per_s']:>13,} rows/s ({crm_cpu:.2f} s CPU)")
+    if presidio:
+        print(
+            f"  presidio-structured 0.0.10, same run {figures['presidio_structured_rows_per_s']:>8,}"
+            f" rows/s ({args.presidio_rows:,} rows; peak RSS"
+            f" {figures['presidio_structured_peak_rss_mb']:,} MB)"
+        )
+        print(
+            f"  minimizer / presidio-structured {figures['crm_times_presidio']:>10}x  (goal >= 100x)"
+        )
     for name, figure in PEERS.items():
         print(f"  peer: {name:<58} {figure:>12,}")
-    print(f"peak RSS: {figures['peak_rss_mb']:,} MB")
+    print(f"peak RSS: {figures['peak_rss_mb_events']:,} MB after the events rows,")
+    print(f"          {figures['peak_rss_mb']:,} MB whole benchmark (this process)")
     print(json.dumps(figures))
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from minimizer.audit.cli import demo_report
+from minimizer.audit.explain import summary_collapsed
 from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing
 from minimizer.orchestration.local import LocalAirflow
@@ -49,7 +50,9 @@ def _ensure_sources(console: Console) -> None:
     from minimizer.synth import generate
 
     console.print(f"generating synthetic sources into {SOURCES}/ ({SYNTH})")
-    summary = generate(SOURCES, **SYNTH)
+    summary = generate(
+        SOURCES, customers=SYNTH["customers"], days=SYNTH["days"], seed=SYNTH["seed"]
+    )
     console.print(summary)
 
 
@@ -74,8 +77,66 @@ def _run_dag(console: Console, dagbag: Any, purpose: str) -> RunReport:
     return RunReport.from_json(newest.read_text())
 
 
+# ``airflow standalone`` on a laptop: its defaults (32 task slots, 2 DAG parsers, files
+# re-parsed every 30 s) are made for a server. These fit 2 cores; the user's own settings win.
+# Figures before and after: docs/airflow.md.
+LEAN = {
+    "AIRFLOW__CORE__PARALLELISM": "2",
+    "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
+    "AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG": "1",
+    "AIRFLOW__API__WORKERS": "1",
+    "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "300",
+    "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+    "AIRFLOW__TRIGGERER__CAPACITY": "50",
+}
+# Ports the components of `airflow standalone` listen on besides the UI: (setting, default).
+SERVICE_PORTS = {
+    "the scheduler's log server": ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", 8793),
+    "the triggerer's log server": ("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", 8794),
+}
+
+
+def _in_use(port: int) -> bool:
+    """Whether something listens on the port (any address): binding it fails then."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
+def check_ports(ui: int, env: dict[str, str]) -> list[str]:
+    """Problems with the ports `airflow standalone` needs, each with its fix (empty: fine)."""
+    services = {name: int(env.get(var, default)) for name, (var, default) in SERVICE_PORTS.items()}
+    problems = []
+    for name, port in services.items():
+        if ui == port:
+            free = next(p for p in range(8080, 8100) if p not in services.values())
+            problems.append(
+                f"AIRFLOW_PORT={ui} is the port of {name}: the UI cannot share it; "
+                f"use another one, e.g. make airflow AIRFLOW_PORT={free}"
+            )
+    if not problems:
+        for name, port in {"the Airflow UI": ui, **services}.items():
+            if _in_use(port):
+                fix = (
+                    "choose a free one with make airflow AIRFLOW_PORT=..."
+                    if name == "the Airflow UI"
+                    else "stop the other Airflow (or whatever holds it) first"
+                )
+                problems.append(f"port {port}, needed for {name}, is in use: {fix}")
+    return problems
+
+
 def _airflow(console: Console, local: LocalAirflow) -> None:
     """``make airflow``: the UI of the embedded Airflow, on this machine only."""
+    for name, value in LEAN.items():
+        os.environ.setdefault(name, value)
     local.migrate()
     console.print(
         f"Airflow UI: {local.url}  (user admin; password in {local.password_file}, written at "
@@ -117,14 +178,51 @@ def _print_risk(console: Console, report: RunReport) -> None:
             "visitors per published cell-hour",
             highlight=False,
         )
+    _print_movement(console, report)
+
+
+def _print_movement(console: Console, report: RunReport) -> None:
+    """Aggregates (unicity 0: no traces) with their DP error bound; bounded trace unicity."""
+    for source, agg in (report.guarantees.get("aggregate") or {}).items():
+        noise = (
+            f"; ε {agg['epsilon']:g} per visitor-day (OpenDP), counts within ±{agg['error_95']:.0f}"
+            f" at 95%; {agg['published_partitions']:,} of {agg['partitions']:,} cell-hours shown"
+            if "error_95" in agg
+            else ""
+        )
+        console.print(
+            f"    {source}: counts per {' × '.join(agg['by'])} only, unicity 0 (no traces){noise}",
+            highlight=False,
+        )
+    ledger = report.guarantees.get("privacy_ledger")
+    if ledger:
+        console.print(
+            f"    privacy budget: ε {ledger['spent_in_window']:g} of {ledger['budget_epsilon']:g}"
+            f" spent in {ledger['period_days']} days, {ledger['left_in_window']:g} left",
+            highlight=False,
+        )
+    mu = report.guarantees.get("max_unicity")
+    if mu:
+        console.print(
+            f"    unicity with {mu['points']} points, basis {mu['basis']}: "
+            f"{mu['unicity_before']:.1%} before → {mu['unicity_after']:.1%} after "
+            f"(max {mu['max']:.0%})",
+            highlight=False,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     console = Console()
+    local = LocalAirflow.in_project(Path.cwd())
+    if args[:1] == ["airflow"]:  # before any work: a port conflict would only show much later
+        problems = check_ports(local.port, dict(os.environ))
+        for problem in problems:
+            console.print(f"[red]cannot start Airflow:[/] {problem}", highlight=False)
+        if problems:
+            raise SystemExit(2)
     _ensure_key(console)
     _ensure_sources(console)
-    local = LocalAirflow.in_project(Path.cwd())
     if args[:1] == ["airflow"]:
         _airflow(console, local)
         return
@@ -145,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         console.print(Rule(f"purpose {policy.purpose}"))
         print_plan(console, policy)
         report = _run_dag(console, dagbag, policy.purpose)
-        print_run(console, report)
+        print_run(console, report, policy, summary_collapsed(str(WAREHOUSE), policy))
         reports.append(report)
     console.print(Rule("summary"))
     for r in reports:

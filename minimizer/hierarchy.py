@@ -10,8 +10,8 @@ Level 0 is the original value and ``depth - 1`` the top. A hierarchy must be a t
 with the same label at one level share every label above it. That is what makes the
 full-domain lattice monotone, and it is checked when the hierarchy is built.
 
-Internally every original value is a *leaf code* ``0 .. n_leaves - 1``; a missing value (null)
-gets the extra code ``n_leaves``. Null is treated as a value of its own: it stays missing at
+Internally every original value is a *leaf code* ``0 .. n_leaves - 1``; a missing value (null,
+or an empty string) gets the extra code ``n_leaves``. Null is treated as a value of its own: it stays missing at
 every level below the top and becomes ``*`` at the top, so records with a missing
 quasi-identifier form their own equivalence classes instead of hiding among known values.
 
@@ -173,10 +173,15 @@ class Hierarchy:
     def encode(self, values: pd.Series) -> np.ndarray:
         """Leaf codes of ``values`` (null -> ``null_code``); unknown values raise HierarchyError.
 
-        The column is factorised first, so only its distinct values are matched to leaves.
+        The column is factorised first, so only its distinct values are matched to leaves. An
+        empty string is no value (a CRM's ``city = ''``): it joins the missing class, as null.
         """
         positions, uniques = pd.factorize(values, use_na_sentinel=True)
-        leaf_of_unique = np.append(self._match(pd.Index(uniques)), self.null_code)
+        index = pd.Index(uniques)
+        leaf_of_unique = np.append(self._match(index), self.null_code)
+        if index.dtype == object or pd.api.types.is_string_dtype(index.dtype):
+            blank = np.flatnonzero(index.astype(str) == "")
+            leaf_of_unique[blank] = self.null_code
         codes = leaf_of_unique[positions]  # position -1 (null) picks the appended null code
         unknown = int(np.count_nonzero(codes < 0))
         if unknown:

@@ -10,6 +10,8 @@ Key sources, first match wins:
 * ``MINIMIZER_MASTER_KEY``: base64 of at least 32 random bytes; its version is
   ``MINIMIZER_KEY_VERSION`` (default 1).
 * ``MINIMIZER_KEY_FILE``: a JSON key ring written by ``minimizer keys init`` (mode 0600).
+* the default key file, ``$XDG_CONFIG_HOME/minimizer/keys.json`` (else
+  ``~/.config/minimizer/keys.json``), where ``minimizer keys init`` writes by default.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +40,10 @@ __all__ = [
 ]
 
 MIN_KEY_BYTES = 32
+# Derived secrets a retired version keeps: the erasure list's digests must stay checkable after
+# the master is destroyed (else an erased subject who was never loaded comes back with the
+# next load). A derived secret cannot give back the master, so the tokens stay unlinkable.
+RETAINED_USES = ("erasure",)
 ENV_KEY = "MINIMIZER_MASTER_KEY"
 ENV_VERSION = "MINIMIZER_KEY_VERSION"
 ENV_FILE = "MINIMIZER_KEY_FILE"
@@ -76,6 +83,8 @@ class KeyRing:
     current: int
     retired: set[int] = field(default_factory=set)
     path: Path | None = None
+    # use -> retired version -> the derived secret kept for it (see RETAINED_USES)
+    retained: dict[str, dict[int, bytes]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"KeyRing(versions={sorted(self.masters)}, current={self.current})"
@@ -93,9 +102,22 @@ class KeyRing:
         return derive(self.masters[version], purpose, version, use="pseudonymise")
 
     def secret_for(self, use: str, version: int | None = None) -> bytes:
-        """A derived secret for an internal use (canary digests, erasure list), never a master."""
+        """A derived secret for an internal use (canary digests, erasure list), never a master.
+        A retired version answers only for the uses whose secret it kept."""
         version = self.current if version is None else version
+        kept = self.retained.get(use, {})
+        if version in kept:
+            return kept[version]
+        if version not in self.masters or version in self.retired:
+            raise KeyMaterialError(
+                f"key version {version} is not available for {use}; live versions:"
+                f" {self.live_versions}"
+            )
         return derive(self.masters[version], "*", version, use=use).secret
+
+    def versions_for(self, use: str) -> list[int]:
+        """Versions that can still derive the secret of ``use``: live ones and retained ones."""
+        return sorted(set(self.live_versions) | set(self.retained.get(use, {})))
 
     # -- persistence ---------------------------------------------------------------------
     def to_json(self) -> str:
@@ -108,6 +130,12 @@ class KeyRing:
                 for v, k in sorted(self.masters.items())
             },
         }
+        if any(self.retained.values()):
+            doc["retained"] = {
+                use: {str(v): base64.urlsafe_b64encode(k).decode() for v, k in sorted(kept.items())}
+                for use, kept in sorted(self.retained.items())
+                if kept
+            }
         return json.dumps(doc, indent=2) + "\n"
 
     def save(self, path: Path) -> None:
@@ -132,6 +160,10 @@ class KeyRing:
             raise KeyMaterialError("the current key version cannot be retired; rotate first")
         if version not in self.masters:
             raise KeyMaterialError(f"unknown key version {version}")
+        if version not in self.retired:
+            for use in RETAINED_USES:
+                secret = derive(self.masters[version], "*", version, use=use).secret
+                self.retained.setdefault(use, {})[version] = secret
         self.retired.add(version)
         # Retiring destroys the master: tokens of that version become unlinkable for good.
         self.masters[version] = b""
@@ -143,6 +175,7 @@ class KeyRing:
     @classmethod
     def from_file(cls, path: Path) -> KeyRing:
         origin = str(path)
+        _require_private(path)
         try:
             doc = json.loads(path.read_text())
         except FileNotFoundError:
@@ -158,7 +191,35 @@ class KeyRing:
             int(v): (b"" if int(v) in retired else _decode(k, f"{origin} version {v}"))
             for v, k in doc["keys"].items()
         }
-        return cls(masters=masters, current=int(doc["current"]), retired=retired, path=path)
+        retained = {
+            str(use): {
+                int(v): _decode(k, f"{origin} retained {use} version {v}") for v, k in kept.items()
+            }
+            for use, kept in (doc.get("retained") or {}).items()
+        }
+        return cls(
+            masters=masters,
+            current=int(doc["current"]),
+            retired=retired,
+            path=path,
+            retained=retained,
+        )
+
+
+def _require_private(path: Path) -> None:
+    """Refuse a key ring other users can read or write, as ssh refuses such a private key:
+    anyone who can read it can recompute every pseudonym."""
+    if os.name == "nt":
+        return  # POSIX modes do not describe Windows ACLs
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # missing or unreadable: reading it says so
+    if mode & 0o077:
+        raise KeyMaterialError(
+            f"{path}: the key ring is accessible by other users (mode {mode:04o}); it must be"
+            f" readable by its owner only. Fix it with: chmod 600 {path}"
+        )
 
 
 def derive(master: bytes, purpose: str, version: int, *, use: str) -> PurposeKey:
@@ -167,9 +228,12 @@ def derive(master: bytes, purpose: str, version: int, *, use: str) -> PurposeKey
     return PurposeKey(purpose=purpose, version=version, secret=secret)
 
 
-def default_key_file() -> Path:
-    """Outside any repository by default: the user's config directory."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+def default_key_file(env: Mapping[str, str] | None = None) -> Path:
+    """Outside any repository by default: the user's config directory (``keys init`` writes
+    it, every command reads it when no environment variable names a key)."""
+    env = os.environ if env is None else env
+    home = env.get("HOME") or str(Path.home())
+    base = env.get("XDG_CONFIG_HOME") or str(Path(home) / ".config")
     return Path(base) / "minimizer" / "keys.json"
 
 
@@ -180,7 +244,13 @@ def load_keyring(env: dict[str, str] | None = None) -> KeyRing:
         return KeyRing(masters={version: _decode(env[ENV_KEY], ENV_KEY)}, current=version)
     if env.get(ENV_FILE):
         return KeyRing.from_file(Path(env[ENV_FILE]))
+    # The file 'keys init' wrote. Only a HOME the caller named counts, so that an explicit,
+    # empty environment (tests, Airflow) never picks up the user's own key ring by accident.
+    default = default_key_file(env) if env.get("HOME") or env.get("XDG_CONFIG_HOME") else None
+    if default is not None and default.is_file():
+        return KeyRing.from_file(default)
     raise KeyMaterialError(
-        f"no key: set {ENV_KEY} (base64, >= {MIN_KEY_BYTES} bytes) or {ENV_FILE} "
-        "(create one with 'minimizer keys init')"
+        f"no key: set {ENV_KEY} (base64, >= {MIN_KEY_BYTES} bytes) or {ENV_FILE}, "
+        f"or create the default key file with 'minimizer keys init' "
+        f"({default or default_key_file()})"
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -27,14 +26,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from minimizer.aggregate.load import aggregate_comments, aggregate_table_load
 from minimizer.errors import DataError, MinimizerError, SourceError
 from minimizer.io.sources import EventSource, TableSource
+from minimizer.io.staging import open_staging
 from minimizer.io.warehouse import TableLoad, Warehouse
 from minimizer.keys import KeyRing
 from minimizer.minimise import minimise_chunk
+from minimizer.outcome import loaded_comments
 from minimizer.parallel import default_workers, ordered_map
 from minimizer.plan import SourcePlan, plan_source
 from minimizer.policy import Policy, SourceSpec
+from minimizer.retention import retention_unit, screen_times
+from minimizer.rights.registry import table_entries
+from minimizer.sortable import with_lower_bounds
 from minimizer.transforms import TransformContext
 
 __all__ = [
@@ -82,6 +87,9 @@ class SourceReport:
     source: str
     rows_in: int = 0
     rows_out: int = 0
+    # This run's published rows; rows_out becomes the table's count after the load (a --day
+    # run replaces one day of a larger table), so the summary needs both.
+    rows_staged: int | None = None
     rejected: int = 0
     invalid_by_column: dict[str, int] = field(default_factory=dict)
     dropped: tuple[str, ...] = ()
@@ -101,6 +109,7 @@ class SourceReport:
             "source": self.source,
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
+            "rows_staged": self.rows_staged,
             "rejected": self.rejected,
             "invalid_by_column": self.invalid_by_column,
             "dropped": list(self.dropped),
@@ -118,6 +127,7 @@ class SourceReport:
             source=doc["source"],
             rows_in=doc["rows_in"],
             rows_out=doc["rows_out"],
+            rows_staged=doc.get("rows_staged"),
             rejected=doc["rejected"],
             invalid_by_column=dict(doc["invalid_by_column"]),
             dropped=tuple(doc["dropped"]),
@@ -413,6 +423,12 @@ class Stager:
                 keep = self.hooks.exclude(name, spec, chunk)
                 report.excluded += int((~keep).sum())
                 chunk = chunk.loc[keep].reset_index(drop=True)
+            # Future-dated rows to the quarantine (or fail), untimed rows out: see retention.
+            timely = screen_times(
+                name, spec, chunk, self.ctx.as_of, self.quarantine, report.measures
+            )
+            if timely is not None:
+                chunk = chunk.loc[timely].reset_index(drop=True)
             yield chunk
 
     def _reject(
@@ -520,6 +536,12 @@ def load_run(
     loads = table_loads(policy, report, interval)
     audit = {**report.audit_row(), "status": "loaded"}
     report.loaded_rows = warehouse.load(policy.purpose, loads, audit)
+    # What each table holds now (retention applied), as the warehouse's audit row says: so
+    # runs.jsonl and a later record_audit of this run (Airflow's publish) say the same.
+    for name, rows in report.loaded_rows.items():
+        if name in report.sources:
+            report.sources[name].rows_staged = report.sources[name].rows_out
+            report.sources[name].rows_out = rows
     report.status = "loaded"
     report.finished_at = datetime.now(UTC)
 
@@ -550,8 +572,10 @@ def run_purpose(
     separate tasks through raw staging (see ``minimizer.orchestration.phases``).
     """
     report, ctx = start_run(policy, keyring, as_of)
-    artifacts = artifacts or Path(tempfile.gettempdir()) / "minimizer-artifacts"
-    staging = Path(tempfile.mkdtemp(prefix=f"minimizer-{policy.purpose}-"))
+    artifacts = (artifacts or Path(tempfile.gettempdir()) / "minimizer-artifacts").resolve()
+    # Locked while this run lives; the next run removes it if this one is killed.
+    staged_in = open_staging(policy.purpose)
+    staging = staged_in.path
     quarantine = artifacts / "rejected" / report.run_id
     stager = Stager(ctx, staging, quarantine, hooks, progress, workers or default_workers())
     try:
@@ -567,8 +591,14 @@ def run_purpose(
     except MinimizerError as exc:
         mark_failed(report, exc)
         raise
+    except Exception as exc:
+        # A crash (a bug) is a failed run too; its message may quote a value: type only.
+        report.status = "failed"
+        report.error = f"internal error ({type(exc).__name__}); nothing was loaded"
+        report.finished_at = datetime.now(UTC)
+        raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        staged_in.close()
         if on_finish is not None:
             on_finish(report)
 
@@ -577,7 +607,10 @@ def table_loads(
     policy: Policy, report: RunReport, interval: tuple[datetime, datetime] | None
 ) -> list[TableLoad]:
     """One load per source, from its staged file; events of an interval replace that range."""
-    return [_table_load(policy, name, report, interval) for name in policy.sources]
+    return [
+        aggregate_table_load(policy, name, _table_load(policy, name, report, interval))
+        for name in policy.sources
+    ]
 
 
 def _table_load(
@@ -587,16 +620,21 @@ def _table_load(
     interval: tuple[datetime, datetime] | None,
 ) -> TableLoad:
     spec = policy.sources[name]
-    plan = plan_source(policy, name)  # column comments depend on the policy alone
+    plan = plan_source(policy, name)  # the treatment the policy asked for ...
     rep = report.sources[name]
     assert rep.staged is not None and rep.schema is not None
     time_col = time_output(spec)
     ranged = interval is not None and spec.kind == "events" and time_col is not None
+    # Sortable buckets get <column>_from, from the published labels (after the gate).
+    staged, schema, sort_comments = with_lower_bounds(policy, name, rep.staged, rep.schema)
     return TableLoad(
         table=name,
-        files=[rep.staged],
-        schema=rep.schema,
-        comments={c.output: c.comment for c in plan.outputs if c.output},
+        files=[staged],
+        schema=schema,
+        # ... and what the guarantees made of it in this load (a tier k-anonymity set to *).
+        comments=aggregate_comments(
+            policy, name, {**loaded_comments(policy, report, name, plan.outputs), **sort_comments}
+        ),
         table_comment=(
             f"{policy.purpose}: {policy.description} Legal basis: {policy.legal_basis.value}. "
             f"Retention {policy.retention_days:g} days. Generated by minimizer from "
@@ -608,6 +646,9 @@ def _table_load(
         range_end=interval[1] if ranged and interval else None,
         retention_column=time_col,
         retention_cutoff=report.retention_cutoff if time_col else None,
+        retention_unit=retention_unit(spec, time_col, rep.measures),
+        # What the warehouse registers about the table: subject token schemes, guarantees.
+        registry=table_entries(policy, name, report.guarantees),
     )
 
 

@@ -1,17 +1,22 @@
 """What becomes of each column: derived from the policy, never written by hand.
 
 The same plan feeds ``minimizer plan``, the warehouse column comments, the data dictionary and
-the processing record, so they cannot disagree.
+the processing record, so they cannot disagree. Each source column also carries its data
+category (:mod:`minimizer.categories`), from the policy and the column's name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+from minimizer.categories import ColumnCategory
+from minimizer.errors import PolicyError, PolicyProblem
 from minimizer.policy import Policy, SourceSpec
 
-__all__ = ["ColumnPlan", "SourcePlan", "plan_policy", "plan_source"]
+__all__ = ["ColumnPlan", "SourcePlan", "check_columns", "plan_policy", "plan_source"]
 
 
 @dataclass(frozen=True)
@@ -21,8 +26,10 @@ class ColumnPlan:
     source_columns: tuple[str, ...]
     output: str | None
     action: str
-    category: str
+    category: str  # the treatment: kept, pseudonym, generalised, ... (see transforms)
     description: str
+    # The data category of each source column, in the order of ``source_columns``.
+    data_categories: tuple[str, ...] = ()
 
     @property
     def comment(self) -> str:
@@ -36,6 +43,8 @@ class SourcePlan:
     kind: str
     columns: tuple[ColumnPlan, ...]
     drift: tuple[str, ...] = ()
+    # Every source column the plan mentions -> its data category.
+    categories: Mapping[str, ColumnCategory] = field(default_factory=dict)
 
     @property
     def outputs(self) -> tuple[ColumnPlan, ...]:
@@ -55,13 +64,13 @@ class SourcePlan:
 def plan_source(policy: Policy, name: str, available: Sequence[str] | None = None) -> SourcePlan:
     """Plan one source. ``available`` (the source's real columns) adds the schema drift."""
     spec: SourceSpec = policy.sources[name]
-    columns: list[ColumnPlan] = []
+    columns: list[tuple[tuple[str, ...], str | None, str, str, str]] = []
     for out, t in spec.columns.items():
         if t.action == "drop":
-            columns.append(ColumnPlan((out,), None, "drop", "dropped", "dropped (named in policy)"))
+            columns.append(((out,), None, "drop", "dropped", "dropped (named in policy)"))
             continue
-        columns.append(ColumnPlan(t.inputs(out), out, t.action, t.category, t.describe()))
-    consumed = {s for c in columns for s in c.source_columns}
+        columns.append((t.inputs(out), out, t.action, t.category, t.describe()))
+    consumed = {s for c in columns for s in c[0]}
     for col in spec.inputs():
         if col not in consumed:
             why = (
@@ -69,11 +78,15 @@ def plan_source(policy: Policy, name: str, available: Sequence[str] | None = Non
                 if col in spec.identifying
                 else ("read for keys and retention, not published")
             )
-            columns.append(ColumnPlan((col,), None, "drop", "dropped", why))
-    named = {s for c in columns for s in c.source_columns}
+            columns.append(((col,), None, "drop", "dropped", why))
+    named = {s for c in columns for s in c[0]}
     drift = tuple(c for c in (available or ()) if c not in named)
-    columns += [ColumnPlan((c,), None, "drop", "dropped", "dropped by default") for c in drift]
-    return SourcePlan(name, spec.kind, tuple(columns), drift)
+    columns += [((c,), None, "drop", "dropped", "dropped by default") for c in drift]
+    cats = spec.column_categories(s for c in columns for s in c[0])
+    planned = tuple(
+        ColumnPlan(*c, data_categories=tuple(cats[s].category.value for s in c[0])) for c in columns
+    )
+    return SourcePlan(name, spec.kind, planned, drift, cats)
 
 
 def plan_policy(
@@ -81,3 +94,41 @@ def plan_policy(
 ) -> list[SourcePlan]:
     available = available or {}
     return [plan_source(policy, name, available.get(name)) for name in policy.sources]
+
+
+def _named_at(spec: SourceSpec, name: str) -> dict[str, tuple[Any, ...]]:
+    """Source column -> the YAML path of the first place the policy names it."""
+    at: dict[str, tuple[Any, ...]] = {}
+    for out, t in spec.columns.items():
+        for col in t.inputs(out):
+            at.setdefault(col, ("sources", name, "columns", out))
+    for role in ("key", "time"):
+        if (col := getattr(spec, role)) is not None:
+            at.setdefault(col, ("sources", name, role))
+    for i, col in enumerate(spec.identifying):
+        at.setdefault(col, ("sources", name, "identifying", i))
+    return at
+
+
+def check_columns(policy: Policy, available: Mapping[str, Sequence[str]]) -> None:
+    """Every source column the policy names exists: a PolicyError at the naming line, with a
+    did-you-mean from the source's real columns, for all missing columns at once."""
+    problems: list[PolicyProblem] = []
+    for name, columns in available.items():
+        spec = policy.sources[name]
+        real = list(columns)
+        for col, path in _named_at(spec, name).items():
+            if col in real:
+                continue
+            close = difflib.get_close_matches(col, real, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            shown = ", ".join(real[:20]) + (", ..." if len(real) > 20 else "")
+            message = (
+                f"source column {col!r} does not exist in {spec.kind} source {name!r}{hint}; "
+                f"its columns: {shown}"
+            )
+            problems.append(
+                PolicyProblem(policy.file, policy.line_of(path), ".".join(map(str, path)), message)
+            )
+    if problems:
+        raise PolicyError(problems)

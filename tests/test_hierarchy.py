@@ -94,6 +94,20 @@ def test_null_stays_missing_below_the_top_and_becomes_star_at_the_top() -> None:
     assert h.encode(values).tolist()[1:] == [h.null_code, h.null_code]
 
 
+def test_an_empty_string_is_the_missing_class_not_an_unknown_value() -> None:
+    # A CRM's city = '' is data: it must neither fail the run nor become a label of its own.
+    h = Hierarchy.from_rows(EDUCATION)
+    for values in (pd.Series(["Masters", ""]), pd.Series(["Masters", ""], dtype="str")):
+        assert h.encode(values).tolist()[1] == h.null_code
+        assert h.generalise(values, 1).isna().tolist() == [False, True]
+        assert h.generalise(values, h.depth - 1).tolist() == [TOP, TOP]
+
+
+def test_an_empty_string_still_cannot_be_a_label_of_a_hierarchy_file() -> None:
+    with pytest.raises(PolicyError, match="empty field"):
+        Hierarchy.from_rows([["a", "", "*"]])
+
+
 def test_unknown_values_raise_with_a_count_and_never_the_value() -> None:
     h = Hierarchy.from_rows(EDUCATION)
     values = pd.Series(["Masters", "Secret-Degree", "Secret-Degree", "Other-Secret"], name="edu")

@@ -59,3 +59,37 @@ def test_rotation_and_retirement(tmp_path, keyring):
     keyring.save(tmp_path / "k.json")
     reloaded = KeyRing.from_file(tmp_path / "k.json")
     assert reloaded.live_versions == [2]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_a_key_ring_others_can_access_is_refused_with_the_fix(tmp_path, mode):
+    path = tmp_path / "keys.json"
+    KeyRing.new().save(path)
+    path.chmod(mode)
+    with pytest.raises(KeyMaterialError) as info:
+        load_keyring({"MINIMIZER_KEY_FILE": str(path)})
+    assert f"mode {mode:04o}" in str(info.value)
+    assert f"chmod 600 {path}" in str(info.value)
+    path.chmod(0o600)
+    assert load_keyring({"MINIMIZER_KEY_FILE": str(path)}).current == 1
+    path.chmod(0o400)  # read-only for the owner is private too
+    assert load_keyring({"MINIMIZER_KEY_FILE": str(path)}).current == 1
+
+
+def test_retiring_keeps_only_the_erasure_secret_and_it_survives_a_reload(tmp_path, keyring):
+    erasure_v1 = keyring.secret_for("erasure", 1)
+    canary_v1 = keyring.secret_for("canary", 1)
+    keyring.rotate()
+    keyring.retire(1)
+    keyring.save(tmp_path / "k.json")
+    again = KeyRing.from_file(tmp_path / "k.json")
+    assert again.secret_for("erasure", 1) == erasure_v1  # the erasure list stays checkable
+    assert again.versions_for("erasure") == [1, 2] and again.live_versions == [2]
+    with pytest.raises(KeyMaterialError, match="not available"):
+        again.secret_for("canary", 1)  # nothing else of version 1 is left
+    with pytest.raises(KeyMaterialError, match="not available"):
+        again.purpose_key("p", 1)
+    text = (tmp_path / "k.json").read_text()
+    assert base64.urlsafe_b64encode(canary_v1).decode() not in text
+    # The kept secret is not the master: nothing in the file derives version 1's tokens.
+    assert again.masters[1] == b""

@@ -49,7 +49,7 @@ def loaded(tmp_path_factory, synth_sources):
 
     ring = KeyRing(masters={1: TEST_MASTER}, current=1)
     wh = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
-    for name in ("churn_analysis", "footfall_heatmap", "marketing_segments"):
+    for name in ("churn_analysis", "footfall_heatmap", "marketing_segments", "mobility_research"):
         run(name, synth_sources, wh, ring)
     return wh
 

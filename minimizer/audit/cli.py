@@ -1,4 +1,5 @@
-"""``minimizer audit ...``: attached to the main CLI with one ``add_typer`` line.
+"""``minimizer audit ...`` (``report``, ``verify``): attached to the main CLI with one
+``add_typer`` line.
 
 A thin layer: the work is in :mod:`minimizer.audit.report`; errors go up to
 ``minimizer.cli.main``, the one place that turns them into a message and an exit code.
@@ -42,6 +43,57 @@ def report(
     console = Console()
     console.print(f"processing records of {len(files.purposes)} purpose(s): {files.html}")
     console.print(f"machine-readable: {files.json}", highlight=False)
+
+
+@audit_app.command("verify")
+def verify(
+    warehouse: Annotated[str, typer.Option(help="DuckDB file or postgresql:// URL.")],
+    artifacts: Annotated[
+        Path | None,
+        typer.Option(help="Run artefacts (gate/<run_id>/suites/); default: beside the warehouse."),
+    ] = None,
+    purpose: Annotated[
+        list[str] | None, typer.Option(help="Only this purpose (repeatable); default: all.")
+    ] = None,
+) -> None:
+    """Re-run each purpose's published leak-gate suite with Great Expectations against the
+    loaded tables. Exit 0 when every expectation passes, 3 otherwise. Counts only."""
+    from minimizer.errors import GateError
+    from minimizer.gate.validate import verify_warehouse
+    from minimizer.service import default_artifacts
+
+    outcome = verify_warehouse(warehouse, artifacts or default_artifacts(warehouse), purpose)
+    console = Console()
+    for name, counts in outcome.tables.items():
+        passed = counts["evaluated"] - counts["failed"]
+        console.print(
+            f"{name}: {passed}/{counts['evaluated']} expectation(s) passed, "
+            f"{counts['left_out']} left out (they need the run's raw side); run "
+            f"{counts['run_id']}",
+            highlight=False,
+        )
+    for name in outcome.missing:
+        console.print(f"{name}: no loaded run with a published suite", highlight=False)
+    if outcome.success:
+        console.print(f"verified: {len(outcome.tables)} table(s), every expectation passed")
+        return
+    shown = "; ".join(
+        f"{f['table']}.{f['column'] or '*'}: {f['expectation']} "
+        f"(unexpected_count={f.get('unexpected_count')}"
+        + (f", error={f['error']}" if "error" in f else "")
+        + ")"
+        for f in outcome.failures[:5]
+    )
+    raise GateError(
+        f"audit verify failed: {len(outcome.failures)} expectation(s) failed"
+        + (f": {shown}" if shown else "")
+        + (f"; no published suite for {outcome.missing}" if outcome.missing else "")
+        + ("" if outcome.tables or outcome.missing else "; no loaded table to verify"),
+        check="audit_verify",
+        reason="verify_failed",
+        count=len(outcome.failures) + len(outcome.missing),
+        failures=outcome.failures,
+    )
 
 
 def demo_report(console: Console, warehouse: str, out: Path, artifacts: Path) -> None:

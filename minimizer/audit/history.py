@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from minimizer.io.warehouse import Warehouse, WarehouseError
+from minimizer.io.warehouse import AUDIT_SCHEMA, Warehouse, WarehouseError
 
-__all__ = ["Run", "load_runs"]
+__all__ = ["Erasure", "Run", "load_erasures", "load_runs"]
 
 log = logging.getLogger("minimizer.audit")
 
 Run = dict[str, Any]
+Erasure = dict[str, Any]
 _JSON = ("rows_in", "rows_out", "dropped_columns", "schema_drift", "details")
 
 
@@ -80,3 +81,30 @@ def load_runs(warehouse: Warehouse, artifacts: Path | None) -> dict[str, list[Ru
     for runs in by_purpose.values():
         runs.sort(key=lambda r: (r["started_at"] or epoch, r["run_id"]))
     return by_purpose
+
+
+def load_erasures(warehouse: Warehouse) -> list[Erasure]:
+    """The erasures recorded in the warehouse (``minimizer_audit.erasures``): dates and counts
+    only. The erasure id and the subject digest are never read, so never shown."""
+    from minimizer.rights.sql import ERASURES
+
+    if (AUDIT_SCHEMA, ERASURES) not in set(warehouse.tables()):
+        return []
+    frame = warehouse.query(
+        f'SELECT requested_at, done_at, rows_deleted, keys_destroyed, origin FROM "{AUDIT_SCHEMA}"'
+        f'."{ERASURES}" ORDER BY done_at'
+    )
+    out: list[Erasure] = []
+    for row in frame.to_dict(orient="records"):
+        deleted = row.get("rows_deleted")
+        deleted = json.loads(deleted) if isinstance(deleted, str) else deleted
+        out.append(
+            {
+                "requested_at": _moment(row.get("requested_at")),
+                "done_at": _moment(row.get("done_at")),
+                "rows_deleted": {str(k): int(v or 0) for k, v in (deleted or {}).items()},
+                "keys_destroyed": int(row.get("keys_destroyed") or 0),
+                "origin": row.get("origin"),
+            }
+        )
+    return out

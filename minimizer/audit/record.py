@@ -39,7 +39,16 @@ class ProcessingRecord:
     categories_out: dict[str, list[str]] = field(default_factory=dict)
     guarantees: list[str] = field(default_factory=list)
     measured: dict[str, Any] = field(default_factory=dict)
+    # The measured figures in words, by section ({"text", "warning"}; minimizer.audit.explain).
+    findings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    # Counts and dates only, never an erasure id or a subject digest (minimizer.audit.report).
+    erasures: dict[str, Any] = field(default_factory=dict)
+    rotations: list[dict[str, Any]] = field(default_factory=list)
+    # Data category (minimizer.categories) -> "source.column" read, and every reasoned
+    # exception to the disclosure check ({source, column, publishes, reason}).
+    data_categories: dict[str, list[str]] = field(default_factory=dict)
+    exceptions: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +86,12 @@ def _source_entry(policy: Policy, name: str, drift: Sequence[str]) -> dict[str, 
         "source": name,
         "kind": spec.kind,
         "read": [
-            {"column": c, "category": cat(c), "role": ", ".join(roles.get(c, []))}
+            {
+                "column": c,
+                "category": cat(c),
+                "data_category": plan.categories[c].category.value,
+                "role": ", ".join(roles.get(c, [])),
+            }
             for c in spec.inputs()
         ],
         "transformations": [
@@ -88,6 +102,7 @@ def _source_entry(policy: Policy, name: str, drift: Sequence[str]) -> dict[str, 
                 "treatment": c.category,
                 "description": c.description,
                 "category": cat(c.source_columns[0]) if c.source_columns else "other",
+                "data_categories": list(c.data_categories),
             }
             for c in plan.columns
         ],
@@ -164,12 +179,15 @@ def build_record(
     record.policy_file = policy.file
     record.policy_sha256 = policy.sha256
     record.guarantees = guarantee_lines(policy)
+    record.exceptions = policy.exceptions()
     last_drift = runs[-1]["schema_drift"] if runs else {}
     for name in policy.sources:
         entry = _source_entry(policy, name, last_drift.get(name) or [])
         record.sources.append(entry)
         for col in entry["read"]:
             record.categories_in.setdefault(col["category"], []).append(f"{name}.{col['column']}")
+            label = f"{name}.{col['column']}"
+            record.data_categories.setdefault(col["data_category"], []).append(label)
         for t in entry["transformations"]:
             if t["output"]:
                 label = f"{name}.{t['output']} ({t['treatment']})"

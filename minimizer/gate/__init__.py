@@ -2,19 +2,27 @@
 
 - :mod:`~minimizer.gate.rules`: identifier columns and the checks of each output column;
 - :mod:`~minimizer.gate.canary`: the observer collecting keyed digests of raw identifiers;
-- :mod:`~minimizer.gate.facts`: the vectorised measurements, once per column;
-- :mod:`~minimizer.gate.expectations`: the custom expectations reading them (imports GX);
-- :mod:`~minimizer.gate.suite`: ``build_suites(policy)``, one suite per table (imports GX);
-- :mod:`~minimizer.gate.validate`: the validation run and the artefacts (imports GX);
+- :mod:`~minimizer.gate.facts`: the vectorised measurements over a column's distinct values;
+- :mod:`~minimizer.gate.expectations`: the custom expectations and their GX metrics (imports GX);
+- :mod:`~minimizer.gate.suite`: ``build_suites(policy)``, one suite per table, stock GX
+  expectations where they fit (imports GX);
+- :mod:`~minimizer.gate.validate`: GX over the staged Parquet (DuckDB), the artefacts, and
+  ``verify_warehouse`` for ``minimizer audit verify`` (imports GX);
+- :mod:`~minimizer.gate.page`: the run's static page, and offline Data Docs;
 - :mod:`~minimizer.gate.feature`: ``gate_feature`` for ``minimizer.service.FEATURES``.
 
 Importing this package does not import Great Expectations (seconds of start-up): the check
 imports it when it runs. See docs/gate.md.
 """
 
-from minimizer.gate.canary import CanaryObserver, CanaryRecord
-from minimizer.gate.feature import gate_directory, gate_feature, gate_hooks, run_gate
-from minimizer.gate.rules import IdentifierPlan, identifier_plan
+import typing as _typing
+
+from minimizer._lazy import exports as _exports
+
+if _typing.TYPE_CHECKING:
+    from minimizer.gate.canary import CanaryObserver, CanaryRecord
+    from minimizer.gate.feature import gate_directory, gate_feature, gate_hooks, run_gate
+    from minimizer.gate.rules import IdentifierPlan, identifier_plan
 
 __all__ = [
     "CanaryObserver",
@@ -26,3 +34,17 @@ __all__ = [
     "identifier_plan",
     "run_gate",
 ]
+
+__getattr__, __dir__ = _exports(
+    __name__,
+    {
+        "CanaryObserver": "minimizer.gate.canary",
+        "CanaryRecord": "minimizer.gate.canary",
+        "gate_directory": "minimizer.gate.feature",
+        "gate_feature": "minimizer.gate.feature",
+        "gate_hooks": "minimizer.gate.feature",
+        "run_gate": "minimizer.gate.feature",
+        "IdentifierPlan": "minimizer.gate.rules",
+        "identifier_plan": "minimizer.gate.rules",
+    },
+)

@@ -1,21 +1,30 @@
-"""The gate's custom Great Expectations: one per check, reading :mod:`minimizer.gate.facts`.
+"""The gate's custom Great Expectations, for what no stock expectation can check.
 
-Column checks are ``ColumnAggregateExpectation``s whose metric is a count of flagged rows,
-computed on the column's distinct values; they pass when it is zero. Their results carry
-``observed_value`` (rows flagged), ``unexpected_count``, ``distinct_unexpected`` and
-``element_count``: counts, never values, whatever ``result_format`` asks for.
+Stock expectations do the rest (:mod:`minimizer.gate.suite`): column sets, e-mail addresses (a
+regex list), the row count, k-anonymity and cell sizes (``UnexpectedRowsExpectation``). The custom ones here are ``ColumnAggregateExpectation``s over
+SQL batches: their metrics run against the column GX passes in (the staged Parquet through
+DuckDB, or a loaded warehouse table). One shared metric, ``column.mz_distinct``, asks the
+database for the column's distinct values and their row counts once
+(``SELECT c, COUNT(*) ... GROUP BY c``); every check on that column works on its answer
+(:class:`~minimizer.gate.facts.ColumnFacts`) and reports counts, never values:
+``observed_value`` (rows flagged), ``unexpected_count``, ``distinct_unexpected``,
+``element_count``.
 
 =============================================  =============================================
 expectation type                               passes when
 =============================================  =============================================
 expect_column_values_to_match_output_format    every value has the closed format (token, h3)
 expect_column_values_to_not_contain_<kind>     no value holds that PII kind (minimizer.pii)
-expect_column_values_to_not_be_raw_identifiers no value (or word of it) equals a raw identifier
+expect_column_values_to_not_be_raw_identifiers no value (or piece of it) equals a raw identifier
 expect_column_values_to_not_contain_own_names  no row's text holds its own subject's name
 expect_column_values_to_be_within_retention    no time lies before the retention cutoff
-expect_table_equivalence_classes_to_have_min   every class over the QIs has >= k rows
-expect_table_cells_to_have_min_distinct_subj.  every (cell, bucket) has >= m distinct subjects
 =============================================  =============================================
+
+The canary and the own-name check compare with the run's raw side: the canary record (a file
+path, the suite parameter ``canary_record``) and the run's canary key, which
+:func:`canary_key` lends the metric for the duration of one validation (a context variable, so
+the key is never part of a suite, a result or Data Docs). Outside a run they cannot measure and
+fail closed; ``minimizer audit verify`` leaves them out, as it has no raw side.
 
 Importing this module registers them with GX (a class statement is the registration).
 """
@@ -24,47 +33,52 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Union
 
-from great_expectations.compatibility.pydantic import Field
+from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
 from great_expectations.core.metric_domain_types import MetricDomainTypes
 from great_expectations.core.suite_parameters import SuiteParameterDict
-from great_expectations.execution_engine import ExecutionEngine, PandasExecutionEngine
-from great_expectations.expectations.expectation import (
-    BatchExpectation,
-    ColumnAggregateExpectation,
-)
+from great_expectations.execution_engine import ExecutionEngine, SqlAlchemyExecutionEngine
+from great_expectations.expectations.expectation import ColumnAggregateExpectation
 from great_expectations.expectations.metrics.column_aggregate_metric_provider import (
     ColumnAggregateMetricProvider,
 )
 from great_expectations.expectations.metrics.metric_provider import metric_value
-from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
+from great_expectations.validator.metric_configuration import MetricConfiguration
 
-from minimizer.gate.facts import (
-    ColumnFacts,
-    NoCanaryRecordError,
-    TableFacts,
-    UnregisteredFrameError,
-    registered_facts,
-)
-from minimizer.hierarchy import TOP
+from minimizer.gate.canary import CanaryRecord
+from minimizer.gate.facts import ColumnFacts, Hit
 from minimizer.pii import DEFAULT_MAX_DECIMALS, DETECTORS
 
 __all__ = [
+    "CANARY_PARAMETER",
     "DETECTOR_EXPECTATIONS",
+    "RUN_ONLY",
     "ExpectColumnValuesToBeWithinRetention",
     "ExpectColumnValuesToMatchOutputFormat",
     "ExpectColumnValuesToNotBeRawIdentifiers",
     "ExpectColumnValuesToNotContainOwnNames",
-    "ExpectTableCellsToHaveMinDistinctSubjects",
-    "ExpectTableEquivalenceClassesToHaveMinSize",
     "GateMetricError",
+    "NoCanaryKeyError",
+    "canary_key",
 ]
 
-
-# ---------------------------------------------------------------- metrics
+CANARY_PARAMETER = "canary_record"
+# Expectation types that need the run's raw side (or its staged file): a re-run against the
+# warehouse (``minimizer audit verify``) cannot evaluate them and leaves them out, counted.
+RUN_ONLY = frozenset(
+    {
+        "expect_column_values_to_not_be_raw_identifiers",
+        "expect_column_values_to_not_contain_own_names",
+        "expect_table_row_count_to_equal",
+    }
+)
+_KEY: ContextVar[bytes | None] = ContextVar("minimizer_gate_canary_key", default=None)
 
 
 class GateMetricError(RuntimeError):
@@ -72,121 +86,158 @@ class GateMetricError(RuntimeError):
     GX puts this message and its traceback into the results and the Data Docs."""
 
 
+class NoCanaryKeyError(RuntimeError):
+    """The canary was asked to measure outside a gate run: no key, no comparison."""
+
+
 @contextmanager
-def _value_free(metric: str, column: str | None) -> Iterator[None]:
-    # pandas and Arrow quote offending values in their messages; none may reach an artefact.
+def canary_key(secret: bytes) -> Iterator[None]:
+    """Lend the canary metric the run's key while a validation runs in this context."""
+    token = _KEY.set(secret)
     try:
         yield
-    except (NoCanaryRecordError, UnregisteredFrameError):
-        raise  # our own messages: they name no value
+    finally:
+        _KEY.reset(token)
+
+
+@contextmanager
+def _value_free(metric: str, column: str | None) -> Iterator[None]:
+    # Drivers, pandas and Arrow quote offending values in their messages; none may reach an
+    # artefact.
+    try:
+        yield
+    except NoCanaryKeyError:
+        raise  # our own message: it names no value
     except Exception as exc:
         where = f" on column {column!r}" if column else ""
         raise GateMetricError(f"{type(exc).__name__} in {metric}{where}") from None
 
 
-class _ColumnMetric(ColumnAggregateMetricProvider):
-    """A column metric computed from the table's facts (no null filtering, no copies)."""
+# ---------------------------------------------------------------- metrics
 
-    @classmethod
-    def measure(cls, facts: TableFacts, column: str, **kwargs: Any) -> dict[str, Any]:
-        raise NotImplementedError
 
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(
+class ColumnDistinct(ColumnAggregateMetricProvider):
+    """The column's distinct values and rows per value, from one ``GROUP BY`` in the database."""
+
+    metric_name = "column.mz_distinct"
+
+    @metric_value(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(
         cls,
-        execution_engine: PandasExecutionEngine,
+        execution_engine: SqlAlchemyExecutionEngine,
         metric_domain_kwargs: dict[str, Any],
         metric_value_kwargs: dict[str, Any],
         metrics: dict[str, Any],
         runtime_configuration: dict[str, Any],
-    ) -> dict[str, Any]:
-        frame, _, accessor = execution_engine.get_compute_domain(
+    ) -> ColumnFacts:
+        selectable, _, accessor = execution_engine.get_compute_domain(
             domain_kwargs=metric_domain_kwargs, domain_type=MetricDomainTypes.COLUMN
         )
         column = accessor["column"]
         with _value_free(cls.metric_name, column):
-            return cls.measure(registered_facts(frame), column, **metric_value_kwargs)
+            value: Any = sa.column(column)
+            query = sa.select(value, sa.func.count()).select_from(selectable).group_by(value)  # type: ignore[arg-type]
+            engine = execution_engine.engine
+            if engine.dialect.name == "duckdb":  # Arrow straight from DuckDB: no row tuples
+                sql = str(
+                    query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+                )
+                with engine.connect() as connection:
+                    duck: Any = connection.connection.driver_connection
+                    found = duck.sql(sql).to_arrow_table()
+                return ColumnFacts.from_arrow(
+                    found.column(0).combine_chunks(), found.column(1).combine_chunks()
+                )
+            rows = execution_engine.execute_query(query).fetchall()
+            return ColumnFacts.of([r[0] for r in rows], [int(r[1]) for r in rows])
 
 
-class _TableMetric(TableMetricProvider):
+class _FromDistinct(ColumnAggregateMetricProvider):
+    """A check computed from ``column.mz_distinct`` (shared by every check on the column)."""
+
     @classmethod
-    def measure(cls, facts: TableFacts, **kwargs: Any) -> dict[str, Any]:
+    def measure(cls, facts: ColumnFacts, **kwargs: Any) -> Hit:
         raise NotImplementedError
 
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(
+    @classmethod
+    def _get_evaluation_dependencies(
         cls,
-        execution_engine: PandasExecutionEngine,
+        metric: MetricConfiguration,
+        configuration: Any = None,
+        execution_engine: ExecutionEngine | None = None,
+        runtime_configuration: dict[str, Any] | None = None,
+    ) -> dict[str, MetricConfiguration]:
+        found = super()._get_evaluation_dependencies(
+            metric=metric,
+            configuration=configuration,
+            execution_engine=execution_engine,
+            runtime_configuration=runtime_configuration,
+        )
+        found["column.mz_distinct"] = MetricConfiguration(
+            metric_name="column.mz_distinct", metric_domain_kwargs=metric.metric_domain_kwargs
+        )
+        return found
+
+    @metric_value(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(
+        cls,
+        execution_engine: SqlAlchemyExecutionEngine,
         metric_domain_kwargs: dict[str, Any],
         metric_value_kwargs: dict[str, Any],
         metrics: dict[str, Any],
         runtime_configuration: dict[str, Any],
     ) -> dict[str, Any]:
-        frame, _, _ = execution_engine.get_compute_domain(
-            domain_kwargs=metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE
-        )
-        with _value_free(cls.metric_name, None):
-            return cls.measure(registered_facts(frame), **metric_value_kwargs)
+        column = metric_domain_kwargs.get("column")
+        with _value_free(getattr(cls, "metric_name", "metric"), column):
+            facts = metrics["column.mz_distinct"]
+            return cls.measure(facts, column=column, **metric_value_kwargs).as_dict()
 
 
-class ColumnFormatMismatch(_ColumnMetric):
+class ColumnFormatMismatch(_FromDistinct):
     metric_name = "column.mz_format_mismatch"
     value_keys = ("format",)
 
     @classmethod
-    def measure(cls, facts: TableFacts, column: str, **kwargs: Any) -> dict[str, Any]:
-        return facts.column(column).format_mismatch(kwargs["format"]).as_dict()
+    def measure(cls, facts: ColumnFacts, **kwargs: Any) -> Hit:
+        return facts.format_mismatch(str(kwargs["format"]))
 
 
-class ColumnRawIdentifiers(_ColumnMetric):
+class ColumnRawIdentifiers(_FromDistinct):
     metric_name = "column.mz_raw_identifiers"
-    value_keys = ("words",)
+    value_keys = ("words", CANARY_PARAMETER)
 
     @classmethod
-    def measure(cls, facts: TableFacts, column: str, **kwargs: Any) -> dict[str, Any]:
-        return facts.canary(column, bool(kwargs.get("words"))).as_dict()
+    def measure(cls, facts: ColumnFacts, **kwargs: Any) -> Hit:
+        secret = _KEY.get()
+        if secret is None:
+            raise NoCanaryKeyError(
+                "the canary compares with the run's raw side: it runs inside minimizer.gate only"
+            )
+        record = CanaryRecord.load(Path(str(kwargs[CANARY_PARAMETER])))
+        return facts.canary(record, secret, bool(kwargs.get("words")))
 
 
-class ColumnOwnNames(_ColumnMetric):
+class ColumnOwnNames(_FromDistinct):
     metric_name = "column.mz_own_names"
-    value_keys = ()
+    value_keys = (CANARY_PARAMETER,)
 
     @classmethod
-    def measure(cls, facts: TableFacts, column: str, **kwargs: Any) -> dict[str, Any]:
-        return facts.own_names(column).as_dict()
+    def measure(cls, facts: ColumnFacts, **kwargs: Any) -> Hit:
+        record = CanaryRecord.load(Path(str(kwargs[CANARY_PARAMETER])))
+        counts = record.own_names.get(str(kwargs["column"]))
+        if counts is None:  # the source reads no name column: nothing to compare
+            return Hit(0, 0, facts.rows, applicable=False)
+        return Hit(counts.leaked_rows, 0, facts.rows)
 
 
-class ColumnOlderThanRetention(_ColumnMetric):
+class ColumnOlderThanRetention(_FromDistinct):
     metric_name = "column.mz_older_than_retention"
     value_keys = ("retention_cutoff", "unit")
 
     @classmethod
-    def measure(cls, facts: TableFacts, column: str, **kwargs: Any) -> dict[str, Any]:
-        from datetime import datetime
-
+    def measure(cls, facts: ColumnFacts, **kwargs: Any) -> Hit:
         cutoff = datetime.fromisoformat(str(kwargs["retention_cutoff"]))
-        return facts.column(column).older_than(cutoff, kwargs.get("unit") or "").as_dict()
-
-
-class TableClassSizes(_TableMetric):
-    metric_name = "table.mz_class_sizes"
-    value_keys = ("columns", "k", "suppressed_value")
-
-    @classmethod
-    def measure(cls, facts: TableFacts, **kwargs: Any) -> dict[str, Any]:
-        columns = tuple(kwargs["columns"])
-        return facts.min_class_size(columns, int(kwargs["k"]), str(kwargs["suppressed_value"]))
-
-
-class TableCellSubjects(_TableMetric):
-    metric_name = "table.mz_cell_subjects"
-    value_keys = ("cell", "bucket", "subject", "min_subjects")
-
-    @classmethod
-    def measure(cls, facts: TableFacts, **kwargs: Any) -> dict[str, Any]:
-        return facts.min_subjects(
-            kwargs["cell"], kwargs["bucket"], kwargs["subject"], int(kwargs["min_subjects"])
-        )
+        return facts.older_than(cutoff, kwargs.get("unit") or "")
 
 
 # ---------------------------------------------------------------- expectations
@@ -264,28 +315,35 @@ class _RowCheck(ColumnAggregateExpectation):
 
 
 class ExpectColumnValuesToMatchOutputFormat(_RowCheck):
-    """Every value has the closed format its transform produces (a token, an H3 cell)."""
+    """Every value has the closed format its transform produces (a token, an H3 cell): the
+    format's regex over the column's distinct values, from the same ``GROUP BY`` as the other
+    checks (GX's stock ``expect_column_values_to_match_regex`` runs the regex on every row:
+    three times the cost of the whole gate on a million rows; see docs/gate.md)."""
 
-    format: str = Field(description="a name in minimizer.gate.rules.CLOSED_FORMATS")
+    format: str
     metric_dependencies = ("column.mz_format_mismatch",)
     success_keys = ("format",)
     sentence = "$column values must all have the $format format (rows shown are mismatches)"
 
 
 class ExpectColumnValuesToNotBeRawIdentifiers(_RowCheck):
-    """The canary: no value, and for text no word of it, equals a raw identifier value of the
-    source (compared as keyed digests of distinct, trimmed, lower-cased text)."""
+    """The canary: no value, and for text no piece of it, equals a raw identifier value of the
+    sources (compared as keyed digests of distinct, canonical text)."""
 
     words: bool = False
+    canary_record: Union[str, SuiteParameterDict]  # noqa: UP007  (pydantic v1 field)
     metric_dependencies = ("column.mz_raw_identifiers",)
-    success_keys = ("words",)
-    sentence = "$column must not hold a raw identifier of its source (word by word: $words)"
+    success_keys = ("words", CANARY_PARAMETER)
+    sentence = "$column must not hold a raw identifier of its sources (text: $words)"
 
 
 class ExpectColumnValuesToNotContainOwnNames(_RowCheck):
-    """No row's text holds its own subject's name as a word (counted while staging)."""
+    """No row's text holds its own subject's name (counted while staging, from raw and
+    published rows side by side)."""
 
+    canary_record: Union[str, SuiteParameterDict]  # noqa: UP007  (pydantic v1 field)
     metric_dependencies = ("column.mz_own_names",)
+    success_keys = (CANARY_PARAMETER,)
     sentence = "$column must not hold the row's own first or last name"
 
 
@@ -305,17 +363,14 @@ def _detector_expectation(kind: str) -> type[_RowCheck]:
     camel = "".join(part.capitalize() for part in kind.split("_"))
     metric = f"column.mz_pii_{kind}"
 
-    def measure(cls: type, facts: TableFacts, column: str, **kwargs: Any) -> dict[str, Any]:
-        found: ColumnFacts = facts.column(column)
+    def measure(cls: type, facts: ColumnFacts, **kwargs: Any) -> Hit:
         decimals = kwargs.get("max_decimals")
-        return found.detector(
-            kind, DEFAULT_MAX_DECIMALS if decimals is None else decimals
-        ).as_dict()
+        return facts.detector(kind, DEFAULT_MAX_DECIMALS if decimals is None else decimals)
 
     value_keys = ("max_decimals",) if kind == "precise_coordinates" else ()
     type(
         f"ColumnPii{camel}",
-        (_ColumnMetric,),
+        (_FromDistinct,),
         {"metric_name": metric, "value_keys": value_keys, "measure": classmethod(measure)},
     )
     namespace: dict[str, Any] = {
@@ -338,84 +393,3 @@ def _detector_expectation(kind: str) -> type[_RowCheck]:
 DETECTOR_EXPECTATIONS: dict[str, type[_RowCheck]] = {
     kind: _detector_expectation(kind) for kind in DETECTORS
 }
-
-
-class _GroupCheck(BatchExpectation):
-    """A table-level guarantee, re-checked with a plain group-by on the staged table."""
-
-    sentence: ClassVar[str] = ""
-
-    @classmethod
-    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
-    def _prescriptive_renderer(
-        cls,
-        configuration: Any = None,
-        result: Any = None,
-        runtime_configuration: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> list[RenderedStringTemplateContent]:
-        return _sentence(cls, configuration)
-
-
-class ExpectTableEquivalenceClassesToHaveMinSize(_GroupCheck):
-    """k-anonymity: every class of rows equal on ``columns`` has at least ``k`` rows. Rows
-    suppressed (``suppressed_value`` in every column) are not a class, and are at most
-    ``max_suppression`` of the table."""
-
-    columns: list[str]
-    k: int
-    max_suppression: float = 0.0
-    suppressed_value: str = TOP
-    metric_dependencies = ("table.mz_class_sizes",)
-    success_keys = ("columns", "k", "max_suppression", "suppressed_value")
-    sentence = "every class over $columns must have at least $k rows (k-anonymity)"
-
-    def _validate(
-        self,
-        metrics: dict[str, Any],
-        runtime_configuration: dict[str, Any] | None = None,
-        execution_engine: ExecutionEngine | None = None,
-    ) -> dict[str, Any]:
-        found = metrics["table.mz_class_sizes"]
-        budget = int(self.max_suppression * found["rows"] + 1e-9)
-        success = found["classes_below_k"] == 0 and found["suppressed_rows"] <= budget
-        return {
-            "success": success,
-            "result": {
-                "observed_value": found["min_class_size"],
-                "unexpected_count": found["rows_in_small_classes"],
-                "unexpected_percent": _percent(found["rows_in_small_classes"], found["rows"]),
-                "element_count": found["rows"],
-                **found,
-            },
-        }
-
-
-class ExpectTableCellsToHaveMinDistinctSubjects(_GroupCheck):
-    """Location: every (cell, bucket) holds at least ``min_subjects`` distinct subjects."""
-
-    cell: str
-    bucket: str
-    subject: str
-    min_subjects: int
-    metric_dependencies = ("table.mz_cell_subjects",)
-    success_keys = ("cell", "bucket", "subject", "min_subjects")
-    sentence = "every ($cell, $bucket) must hold at least $min_subjects distinct $subject values"
-
-    def _validate(
-        self,
-        metrics: dict[str, Any],
-        runtime_configuration: dict[str, Any] | None = None,
-        execution_engine: ExecutionEngine | None = None,
-    ) -> dict[str, Any]:
-        found = metrics["table.mz_cell_subjects"]
-        return {
-            "success": found["groups_below_min"] == 0,
-            "result": {
-                "observed_value": found["min_distinct_subjects"],
-                "unexpected_count": found["groups_below_min"],
-                "unexpected_percent": _percent(found["groups_below_min"], found["groups"]),
-                "element_count": found["groups"],
-                **found,
-            },
-        }

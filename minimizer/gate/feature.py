@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from minimizer.errors import GateError, MinimizerError
-from minimizer.gate.canary import SCRATCH_KEY, CanaryObserver, CanaryRecord
+from minimizer.gate.canary import SCRATCH_KEY, CanaryObserver, CanaryRecord, CrmIndex, merged
 from minimizer.gate.rules import identifier_plan
 from minimizer.pipeline import ChunkObserver, Hooks, RunReport
 from minimizer.policy import Policy, SourceSpec
@@ -70,7 +70,11 @@ def run_gate(
     """Validate the run's staged tables; record the outcome in ``report.gate``; raise on failure."""
     from minimizer.gate.validate import validate_tables
 
-    records = {table: _record(report, table) for table in policy.sources}
+    # every table is compared with the raw identifiers of all sources (and the CRM's); the
+    # files are rewritten so any later reader of a record sees the same
+    records = merged({table: _record(report, table) for table in policy.sources})
+    for table, record in records.items():
+        record.save(Path(report.sources[table].scratch[SCRATCH_KEY]).parent)
     staged = {t: r.staged for t, r in report.sources.items() if r.staged and r.staged.exists()}
     missing = [table for table in policy.sources if table not in staged]
     if missing:
@@ -121,12 +125,18 @@ def run_gate(
     return outcome
 
 
-def gate_hooks(policy: Policy, keyring: KeyRing, artifacts: Path | None) -> Hooks:
-    """The observer that collects the canary's raw digests, and the check."""
+def gate_hooks(
+    policy: Policy, keyring: KeyRing, artifacts: Path | None, crm: str | None = None
+) -> Hooks:
+    """The observer that collects the canary's raw digests, and the check. With ``crm`` (the
+    CRM database), the canary also reads the identifying columns of all its customers."""
     secret = keyring.secret_for("canary")
+    index: list[CrmIndex | None] = []  # the CRM is read once per run, when the first source stages
 
     def observers(name: str, spec: SourceSpec) -> Sequence[ChunkObserver]:
-        return [CanaryObserver(identifier_plan(policy, name), secret)]
+        if not index:
+            index.append(CrmIndex.read(crm, secret) if crm is not None else None)
+        return [CanaryObserver(identifier_plan(policy, name), secret, crm=index[0])]
 
     def check(checked: Policy, report: RunReport) -> None:
         run_gate(checked, report, keyring, artifacts)
@@ -136,4 +146,6 @@ def gate_hooks(policy: Policy, keyring: KeyRing, artifacts: Path | None) -> Hook
 
 def gate_feature(setting: RunSetting) -> Hooks:
     """The entry in ``minimizer.service.FEATURES``."""
-    return gate_hooks(setting.policy, setting.keyring, setting.artifacts)
+    sources = getattr(setting, "sources", None)
+    crm = sources.crm if sources is not None else None
+    return gate_hooks(setting.policy, setting.keyring, setting.artifacts, crm)

@@ -1,89 +1,165 @@
-"""Which rows of a published text still hold that row's own name, as a word.
+"""Which rows of a published text still hold that row's own subject, written any way.
 
 An independent re-check of what scrubbing promises, from the raw and published rows side by
-side (the observer sees both). Each name value and each of its words (two characters or more)
-is looked for case-insensitively, bounded by non-word characters, in the same row's text.
+side (the observer sees both). A row's **own forms** are the variants of its name values and
+its e-mail's local part (:func:`minimizer.pii.own_values.value_variants`: transliteration both
+ways, umlauts dropped, parts of hyphenated and multi-word names), in canonical form
+(:func:`minimizer.gate.digests.canonical`: NFKC, zero-width characters removed, folded). The
+published text is cut into :func:`~minimizer.gate.digests.fragments` (words, letter/digit
+runs, run windows, a genitive -s dropped). A row hits when one of its fragments is one of its
+own forms.
 
-The search is vectorised across rows with ``np.strings``: ``find`` gives every row's next
-occurrence at once, the characters either side decide the word boundary, and only the rows
-whose occurrence was inside a word search again. The loop runs over occurrences and over the
-words of a name, never over rows. Names are split into words once per distinct name.
+Both sides become 64-bit keyed digests, and each (subject, form) pair one more digest
+(:func:`~minimizer.gate.digests.mix`), so the check is a sorted-array membership test over
+all rows at once. The subject is the row itself, or the digest of its raw key, which lets
+forms come from elsewhere: the CRM's names of a customer whose source reads no name column
+(:class:`minimizer.gate.canary.CrmIndex`). Fragments are built once per distinct text, and
+only fragments that are someone's own form are expanded to rows.
 
 >>> import pandas as pd
->>> text = pd.Series(["Call Anna Berg today", "Annabel called", "anna", None])
->>> first = pd.Series(["Anna", "Anna", "Anna", "Anna"])
->>> own_name_rows(text, [first]).tolist()
-[True, False, True, False]
+>>> text = pd.Series(["Call Anna Berg today", "Annabel called", "anna", None, "Boerners Paket"])
+>>> first = pd.Series(["Anna", "Anna", "Anna", "Anna", "Jo"])
+>>> last = pd.Series(["Berg", "Berg", "Berg", "Berg", "Börner"])
+>>> own_name_rows(text, [first, last]).tolist()
+[True, False, True, False, True]
 >>> own_name_rows(pd.Series(["Met van der Berg"]), [pd.Series(["Jan van der Berg"])]).tolist()
 [True]
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from numpy.dtypes import StringDType
+import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["own_name_rows"]
+from minimizer.gate.digests import Digests, canonical, contains, digests, fragments, mix, unique
+from minimizer.pii.own_values import value_variants
 
-_STR = StringDType()
+__all__ = ["OwnForms", "own_forms", "own_name_hits", "own_name_rows", "subjects"]
+
 Mask = npt.NDArray[np.bool_]
+_MIN_FORM = 2
+# A key for checks whose digests never leave the process (own_name_rows on its own).
+_EPHEMERAL = secrets.token_bytes(32)
 
 
-def _is_word(chars: np.ndarray) -> Mask:
-    return np.strings.isalnum(chars) | (chars == "_")
+@dataclass(frozen=True)
+class OwnForms:
+    """(subject, own form) pairs as digests, and the forms alone (a cheap first filter)."""
+
+    pairs: Digests  # sorted, unique
+    forms: Digests  # sorted, unique
+
+    @classmethod
+    def empty(cls) -> OwnForms:
+        none = np.empty(0, dtype=np.uint64)
+        return cls(none, none)
+
+    def __or__(self, other: OwnForms) -> OwnForms:
+        return OwnForms(
+            unique(np.concatenate([self.pairs, other.pairs])),
+            unique(np.concatenate([self.forms, other.forms])),
+        )
 
 
-def _contains_word(hay: np.ndarray, needles: np.ndarray) -> Mask:
-    """Per row: does ``needles[i]`` occur in ``hay[i]`` as a whole word?"""
-    found = np.zeros(len(hay), dtype=bool)
-    width = np.strings.str_len(needles)
-    start = np.zeros(len(hay), dtype=np.int64)
-    active = np.arange(len(hay))
-    while active.size:
-        pos = np.strings.find(hay[active], needles[active], start[active])
-        hit = pos >= 0
-        active, pos = active[hit], pos[hit]
-        if not active.size:
-            break
-        end = pos + width[active]
-        before = np.strings.slice(hay[active], np.maximum(pos - 1, 0), pos)
-        after = np.strings.slice(hay[active], end, end + 1)
-        bounded = ~_is_word(before) & ~_is_word(after)  # "" (an edge) is not a word character
-        found[active[bounded]] = True
-        active, pos = active[~bounded], pos[~bounded]
-        start[active] = pos + 1
-    return found
+def subjects(keys: pd.Series, secret: bytes) -> Digests:
+    """Per row, the digest of its canonical raw key (0 for a missing key)."""
+    codes, uniques = pd.factorize(keys, use_na_sentinel=True)
+    text = pa.array([str(v) for v in np.asarray(uniques, dtype=object).tolist()], pa.large_string())
+    found = np.append(digests(canonical(text), secret), np.uint64(0))
+    return found[codes]  # code -1 picks the appended 0
 
 
-def _name_parts(names: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, a code into a table of each distinct name's parts (whole value, then words)."""
-    codes, uniques = pd.factorize(names, use_na_sentinel=True)
-    parts = []
-    for name in np.asarray(uniques, dtype=object).tolist():
-        whole = str(name).strip().lower()
-        split = [w for w in whole.split() if len(w) >= 2]
-        parts.append(([whole] if len(whole) >= 2 else []) + (split if len(split) > 1 else []))
-    width = max((len(p) for p in parts), default=0)
-    table = np.array([p + [""] * (width - len(p)) for p in parts] or [[""]], dtype=_STR)
-    return codes, table
+def own_forms(names: Sequence[pd.Series], subject: Digests, secret: bytes) -> OwnForms:
+    """The own forms of each row's values (name, e-mail...), paired with the row's subject."""
+    pairs, forms = [], []
+    for values in names:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if not len(uniques):
+            continue
+        table = value_variants(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
+        flat = table.to_numpy(dtype=object).ravel()  # value-major: value i owns slots i*w..
+        owner = np.repeat(np.arange(len(table)), table.shape[1])
+        used = flat != ""
+        canon = canonical(pa.array(flat[used].tolist(), type=pa.large_string()))
+        long_enough = pc.greater_equal(pc.utf8_length(canon), _MIN_FORM).to_numpy(
+            zero_copy_only=False
+        )
+        form = digests(canon.filter(pa.array(long_enough)), secret)
+        owner = owner[used][long_enough]
+        # expand value -> rows holding it: rows sorted by their value's code
+        present = np.flatnonzero(codes >= 0)
+        order = present[np.argsort(codes[present], kind="stable")]
+        starts = np.searchsorted(codes[order], np.arange(len(uniques)))
+        ends = np.searchsorted(codes[order], np.arange(len(uniques)), side="right")
+        per = (ends - starts)[owner]
+        rows = order[_ranges(starts[owner], per)]
+        pairs.append(mix(subject[rows], np.repeat(form, per)))
+        forms.append(form)
+    if not pairs:
+        return OwnForms.empty()
+    return OwnForms(unique(np.concatenate(pairs)), unique(np.concatenate(forms)))
+
+
+def _ranges(starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Concatenated ``arange(s, s + n)`` for each (s, n), without a loop."""
+    total = int(lengths.sum())
+    if not total:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + (np.arange(total) - offsets)
+
+
+def own_name_hits(
+    text: pd.Series, subject: Digests, known: OwnForms, secret: bytes
+) -> tuple[Mask, Mask]:
+    """Per row: does its text hold one of its subject's own forms, and is the whole text one?
+
+    ``subject`` is aligned with ``text`` by position; ``known`` holds the (subject, form) pairs
+    of every row (:func:`own_forms`, possibly joined with the CRM's)."""
+    rows_hit = np.zeros(len(text), dtype=bool)
+    whole_hit = np.zeros(len(text), dtype=bool)
+    if not len(known.pairs) or not len(text):
+        return rows_hit, whole_hit
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    if not len(uniques):
+        return rows_hit, whole_hit
+    distinct = pa.array(
+        [str(v) for v in np.asarray(uniques, dtype=object).tolist()], pa.large_string()
+    )
+    pieces, parent = fragments(distinct)
+    encoded = pc.dictionary_encode(pieces)
+    piece_digest = digests(encoded.dictionary, secret)
+    index = encoded.indices.to_numpy(zero_copy_only=False)
+    someones = contains(piece_digest, known.forms)[index]  # the cheap filter, per piece
+    if not someones.any():
+        return rows_hit, whole_hit
+    parent, found = parent[someones], piece_digest[index[someones]]
+    whole = np.zeros(len(someones), dtype=bool)
+    whole[: len(distinct)] = True  # fragments() puts each whole text first
+    whole = whole[someones]
+    # expand each surviving piece to the rows holding its text
+    present = np.flatnonzero(codes >= 0)
+    order = present[np.argsort(codes[present], kind="stable")]
+    starts = np.searchsorted(codes[order], parent)
+    per = np.searchsorted(codes[order], parent, side="right") - starts
+    rows = order[_ranges(starts, per)]
+    hit = contains(mix(subject[rows], np.repeat(found, per)), known.pairs)
+    rows_hit[rows[hit]] = True
+    whole_hit[rows[hit & np.repeat(whole, per)]] = True
+    return rows_hit, whole_hit
 
 
 def own_name_rows(text: pd.Series, names: Sequence[pd.Series]) -> pd.Series:
-    """Bool per row: the row's text contains one of its own name values or name words."""
-    result = np.zeros(len(text), dtype=bool)
-    rows = np.flatnonzero(text.notna().to_numpy())
-    if rows.size:
-        hay = np.strings.lower(np.array(text.iloc[rows].astype(str).tolist(), dtype=_STR))
-        for name in names:
-            codes, table = _name_parts(name.iloc[rows])
-            for j in range(table.shape[1]):
-                needles = table[np.maximum(codes, 0), j]
-                usable = (codes >= 0) & (np.strings.str_len(needles) >= 2) & ~result[rows]
-                at = np.flatnonzero(usable)
-                if at.size:
-                    result[rows[at[_contains_word(hay[at], needles[at])]]] = True
-    return pd.Series(result, index=text.index)
+    """Bool per row: the row's text holds one of its own name values or name parts."""
+    subject = np.arange(1, len(text) + 1, dtype=np.uint64)  # each row is its own subject
+    aligned = [pd.Series(n.to_numpy(dtype=object), dtype=object) for n in names]
+    known = own_forms(aligned, subject, _EPHEMERAL)
+    hit, _ = own_name_hits(pd.Series(text.to_numpy(dtype=object)), subject, known, _EPHEMERAL)
+    return pd.Series(hit, index=text.index)

@@ -14,9 +14,15 @@ Columns the policy never names are never read (deny by default), so their values
 the output through the run; the canary does not read them either. Columns published as is
 (``keep``) are not identifiers, unless rule 1 names them: then the gate fails, rightly.
 
-Identifiers whose column is **name-like** (``first_name``, ``last_name``, ...) are not compared
-globally: names are words ("Paris" is a surname and a city in the demo data). They are checked
-per row instead: no text output of a row may contain that row's own name as a word.
+Identifiers whose column is **name-like** (``first_name``, ``last_name``, ...) are compared
+globally only as whole names ("anna berg", "berg anna"): a lone name is a word ("Paris" is a
+surname and a city in the demo data). They are checked per row instead: no text output of a
+row (kept, scrubbed, masked or cut to a prefix) may hold that row's own name in any spelling.
+
+**The CRM's identifying columns** (:func:`crm_columns`) are read by the canary itself, for all
+customers, whether or not the purpose reads them: a raw phone or customer id planted in
+another source is then caught, and a source that reads no name column still has its rows'
+names checked through its key.
 """
 
 from __future__ import annotations
@@ -24,17 +30,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from minimizer.categories import Category
 from minimizer.pii import DEFAULT_MAX_DECIMALS
 from minimizer.pipeline import time_output
 from minimizer.policy import Policy, SourceSpec
 from minimizer.transforms.coarsen import Coarsen
+from minimizer.transforms.hierarchy import HierarchyLevel
 from minimizer.transforms.pseudonymise import TOKEN_PATTERN
 from minimizer.transforms.truncate_time import TruncateTime
 
 __all__ = [
     "CLOSED_FORMATS",
+    "CRM_CUSTOMERS",
+    "CrmColumns",
     "IdentifierPlan",
     "OutputCheck",
+    "crm_columns",
     "identifier_plan",
     "is_name_like",
     "named_like_identifier",
@@ -65,15 +76,31 @@ _IDENTIFIER_PARTS = _NAME_PARTS | {
 _IDENTIFYING_ACTIONS = frozenset({"pseudonymise", "mask", "encrypt"})
 # Actions that publish a source's text as it is (or scrubbed): free text can hide a name there.
 _TEXT_ACTIONS = frozenset({"keep", "scrub"})
+# Outputs that still hold (part of) the source's characters: a row's own name can sit there.
+_OWN_NAME_ACTIONS = _TEXT_ACTIONS | {"mask", "prefix"}
+# The CRM table of customers and the names its key goes by.
+# TODO(issue 9): take the categories from minimizer.categories (helper B) once it exists.
+CRM_CUSTOMERS = "customers"
+_KEY_NAMES = ("customer_id", "customerid", "customer_number", "customer_no", "kundennummer")
+# Free text about a customer ("note_email", "comment"): checked as published text, never
+# taken for an identifier or a name however it is named.
+_FREE_TEXT_PARTS = frozenset(
+    {"note", "notes", "comment", "comments", "remark", "remarks", "memo", "description",
+     "text", "message", "bemerkung", "notiz", "kommentar"}
+)  # fmt: skip
 
 
 def _parts(column: str) -> set[str]:
     return {p for p in re.split(r"[^a-z0-9]+", column.lower()) if p}
 
 
+def _split_camel(column: str) -> str:
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", column)
+
+
 def is_name_like(column: str) -> bool:
     """``first_name``, ``LastName``... : the column holds (parts of) a person's name."""
-    parts = _parts(re.sub(r"(?<=[a-z])(?=[A-Z])", "_", column))
+    parts = _parts(_split_camel(column))
     return bool(parts & _NAME_PARTS)
 
 
@@ -91,6 +118,27 @@ class IdentifierPlan:
     names: tuple[str, ...]  # compared per row, as words of the same row's text outputs
     candidates: tuple[str, ...]  # read, not published as is: identifiers if a detector flags them
     text_outputs: tuple[str, ...]  # outputs checked for the row's own names
+    key: str | None = None  # joins the CRM's customers, whose names are then checked too
+
+    @property
+    def checks_own_names(self) -> bool:
+        """Own names are checked where text is published and names are known: read by the
+        source, or found in the CRM through the key."""
+        return bool(self.text_outputs) and (bool(self.names) or self.key is not None)
+
+
+def _own_name_action(transform: object) -> bool:
+    action = getattr(transform, "action", None)
+    return action in _OWN_NAME_ACTIONS or getattr(transform, "method", None) == "prefix"
+
+
+def _hierarchy_of_identifier(spec: SourceSpec, out: str, transform: object) -> bool:
+    """A hierarchy level over a direct identifier: its labels come from a file the policy
+    check measured, but a label can still be the value itself (a surname's level 1 that is
+    the surname), so it is checked like kept text."""
+    if not isinstance(transform, HierarchyLevel):
+        return False
+    return spec.category_of(transform.source_of(out)).category is Category.direct_identifier
 
 
 def identifier_plan(policy: Policy, source: str) -> IdentifierPlan:
@@ -109,8 +157,34 @@ def identifier_plan(policy: Policy, source: str) -> IdentifierPlan:
         identifiers=tuple(c for c in stated if not is_name_like(c)),
         names=tuple(c for c in stated if is_name_like(c)),
         candidates=tuple(c for c in unpublished if c not in stated),
-        text_outputs=tuple(o for o, t in spec.outputs().items() if t.action in _TEXT_ACTIONS),
+        text_outputs=tuple(
+            o
+            for o, t in spec.outputs().items()
+            if _own_name_action(t) or _hierarchy_of_identifier(spec, o, t)
+        ),
+        key=spec.key,
     )
+
+
+@dataclass(frozen=True)
+class CrmColumns:
+    """The identifying columns of the CRM's customers table, by their names' category."""
+
+    key: str | None
+    identifiers: tuple[str, ...]  # compared globally, whole and contained
+    names: tuple[str, ...]  # first/last names: whole names globally, parts per customer
+
+
+def crm_columns(columns: list[str]) -> CrmColumns:
+    """Which of the CRM customers table's ``columns`` identify a customer, by name."""
+    lowered = {c.lower(): c for c in columns}
+    key = next((lowered[k] for k in _KEY_NAMES if k in lowered), None)
+    columns = [c for c in columns if not _parts(_split_camel(c)) & _FREE_TEXT_PARTS]
+    names = tuple(c for c in columns if is_name_like(c))
+    identifiers = tuple(
+        c for c in columns if c != key and c not in names and named_like_identifier(c)
+    )
+    return CrmColumns(key, ((key,) if key else ()) + identifiers, names)
 
 
 @dataclass(frozen=True)
@@ -151,7 +225,8 @@ def output_checks(policy: Policy, source: str) -> tuple[list[OutputCheck], int]:
                 action=transform.action,
                 format=_FORMAT_OF.get((transform.action, method)),
                 temporal=isinstance(transform, TruncateTime),
-                text=transform.action in _TEXT_ACTIONS,
+                text=transform.action in _TEXT_ACTIONS
+                or _hierarchy_of_identifier(spec, out, transform),
                 retention_unit=unit,
             )
         )

@@ -1,56 +1,111 @@
 """One Great Expectations suite per output table, derived from the policy alone.
 
 No suite is written by hand: the same policy that drives the transforms says what the gate
-checks. Per table, in this order:
+checks. Stock GX expectations wherever one fits, the gate's own (:mod:`.expectations`) where
+none does. Per table, in this order:
 
-1. the exact output column set (a drifted or misnamed column fails);
-2. per column, the closed format of pseudonymised (token) and H3-coarsened columns;
-3. per column that is not a truncated date/time, every PII detector of ``minimizer.pii``
-   (coordinates against the policy's own grid, else 3 decimals);
-4. per such column, the canary (on words too for kept and scrubbed text), and for kept or
-   scrubbed text of a source that reads name columns, the own-name check;
+1. the exact output column set (stock ``expect_table_columns_to_match_set``);
+2. per column, the closed format of pseudonymised (token) and H3-coarsened columns (the format's
+   regex over the distinct values: GX's stock regex expectation runs it on every row, which
+   alone costs more than the minimisation of a million rows);
+3. per column that is neither a truncated date/time nor in a closed format (which the format
+   check already holds to a PII-free alphabet): every PII detector of ``minimizer.pii``
+   (coordinates against the policy's own grid, else 3 decimals), and for text columns also
+   the stock ``expect_column_values_to_not_match_regex_list`` with plain e-mail addresses;
+4. per such column, the canary (on pieces of the text too for kept and scrubbed text), and for
+   kept or scrubbed text of a source that reads name columns, the own-name check;
 5. retention on the time column: no value before the run's cutoff (a suite parameter,
    ``retention_cutoff``, given at validation);
-6. the guarantees the policy declares: k-anonymity (min class size over the quasi-identifiers)
-   and location (min distinct subjects per cell and bucket).
+6. the guarantees the policy declares, as stock ``UnexpectedRowsExpectation`` SQL: k-anonymity
+   (classes over the quasi-identifiers with fewer than k **distinct subjects** when the table
+   publishes a stable pseudonym of its key, else fewer than k rows; and the suppression budget)
+   and location (cells with fewer than m distinct subjects). The queries select counts only,
+   so even GX's COMPLETE result format shows no published value.
 
 >>> from minimizer.policy import load_policy
 >>> suites = build_suites(load_policy("configs/purposes/footfall_heatmap.yaml"))
 >>> [e.expectation_type for e in suites["events"].expectations][:3]
 ['expect_table_columns_to_match_set', 'expect_column_values_to_match_output_format', \
-'expect_column_values_to_not_contain_email']
+'expect_column_values_to_not_be_raw_identifiers']
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
 from great_expectations import ExpectationSuite
-from great_expectations.expectations import ExpectTableColumnsToMatchSet
+from great_expectations.expectations import (
+    ExpectColumnValuesToNotMatchRegexList,
+    ExpectTableColumnsToMatchSet,
+    UnexpectedRowsExpectation,
+)
 from great_expectations.expectations.expectation import Expectation
 
 from minimizer.gate.expectations import (
+    CANARY_PARAMETER,
     DETECTOR_EXPECTATIONS,
     ExpectColumnValuesToBeWithinRetention,
     ExpectColumnValuesToMatchOutputFormat,
     ExpectColumnValuesToNotBeRawIdentifiers,
     ExpectColumnValuesToNotContainOwnNames,
-    ExpectTableCellsToHaveMinDistinctSubjects,
-    ExpectTableEquivalenceClassesToHaveMinSize,
 )
 from minimizer.gate.rules import identifier_plan, output_checks
-from minimizer.policy import Policy
+from minimizer.hierarchy import TOP
+from minimizer.policy import Policy, SourceSpec
 
-__all__ = ["RETENTION_PARAMETER", "build_suites", "suite_name"]
+__all__ = [
+    "EMAIL_REGEX",
+    "RETENTION_PARAMETER",
+    "build_suites",
+    "subject_column",
+    "suite_name",
+]
 
 RETENTION_PARAMETER = "retention_cutoff"
+# Written for both RE2 (DuckDB) and PostgreSQL's regular expressions: ASCII classes only.
+EMAIL_REGEX = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 
 
 def suite_name(purpose: str, table: str) -> str:
     return f"{purpose}.{table}"
 
 
-def _column_expectations(policy: Policy, source: str) -> list[Expectation]:
+def subject_column(spec: SourceSpec) -> str | None:
+    """The output holding a stable pseudonym of the source's key: one token per person, so
+    distinct tokens count people (a rotating pseudonym gives one person many tokens)."""
+    if spec.key is None:
+        return None
+    for out, transform in spec.outputs().items():
+        if (
+            transform.action == "pseudonymise"
+            and transform.source_of(out) == spec.key
+            and getattr(transform, "rotate", "never") == "never"
+        ):
+            return out
+    return None
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (DuckDB and PostgreSQL alike)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _is_text(schema: pa.Schema | None, column: str) -> bool:
+    if schema is None or column not in schema.names:
+        return False
+    kind = schema.field(column).type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _column_expectations(
+    policy: Policy, source: str, schema: pa.Schema | None
+) -> list[Expectation]:
     checks, max_decimals = output_checks(policy, source)
-    names_read = bool(identifier_plan(policy, source).names)
+    plan = identifier_plan(policy, source)  # own names: read, or the CRM's through the key
+    names_read = plan.checks_own_names
+    record = {"$PARAMETER": CANARY_PARAMETER}
     found: list[Expectation] = []
     for check in checks:
         if check.format:
@@ -58,14 +113,32 @@ def _column_expectations(policy: Policy, source: str) -> list[Expectation]:
                 ExpectColumnValuesToMatchOutputFormat(column=check.column, format=check.format)
             )
         if not check.temporal:
-            for kind, expectation in DETECTOR_EXPECTATIONS.items():
-                extra = {"max_decimals": max_decimals} if kind == "precise_coordinates" else {}
+            # A closed format holds no PII and anything else fails the format check: the
+            # detectors would only say what else it is (and cost a GX expectation each).
+            for kind, expectation in DETECTOR_EXPECTATIONS.items() if not check.format else ():
+                extra: dict[str, Any] = (
+                    {"max_decimals": max_decimals} if kind == "precise_coordinates" else {}
+                )
                 found.append(expectation(column=check.column, **extra))
+            if _is_text(schema, check.column) and not check.format:
+                found.append(
+                    ExpectColumnValuesToNotMatchRegexList(
+                        column=check.column,
+                        regex_list=[EMAIL_REGEX],
+                        description=f"**{check.column}** holds no plain e-mail address",
+                    )
+                )
             found.append(
-                ExpectColumnValuesToNotBeRawIdentifiers(column=check.column, words=check.text)
+                ExpectColumnValuesToNotBeRawIdentifiers(
+                    column=check.column, words=check.text, canary_record=record
+                )
             )
-            if check.text and names_read:
-                found.append(ExpectColumnValuesToNotContainOwnNames(column=check.column))
+            if names_read and check.column in plan.text_outputs:  # keep, scrub, mask, prefix
+                found.append(
+                    ExpectColumnValuesToNotContainOwnNames(
+                        column=check.column, canary_record=record
+                    )
+                )
         if check.retention_unit is not None:
             found.append(
                 ExpectColumnValuesToBeWithinRetention(
@@ -78,37 +151,78 @@ def _column_expectations(policy: Policy, source: str) -> list[Expectation]:
     return found
 
 
-def _guarantee_expectations(policy: Policy, source: str) -> list[Expectation]:
-    g = policy.guarantees
-    found: list[Expectation] = []
-    if g.k_anonymity is not None and g.k_anonymity.source == source:
-        found.append(
-            ExpectTableEquivalenceClassesToHaveMinSize(
-                columns=list(g.k_anonymity.quasi_identifiers),
-                k=g.k_anonymity.k,
-                max_suppression=g.k_anonymity.max_suppression,
-            )
-        )
-    if g.location is not None and g.location.source == source:
-        found.append(
-            ExpectTableCellsToHaveMinDistinctSubjects(
-                cell=g.location.cell,
-                bucket=g.location.bucket,
-                subject=g.location.subject,
-                min_subjects=g.location.min_distinct_subjects_per_cell,
-            )
-        )
-    return found
+def _k_anonymity(policy: Policy, source: str) -> list[Expectation]:
+    g = policy.guarantees.k_anonymity
+    if g is None or g.source != source:
+        return []
+    spec = policy.sources[source]
+    subject = subject_column(spec)
+    qis = [_ident(q) for q in g.quasi_identifiers]
+    top = TOP.replace("'", "''")
+    suppressed = " AND ".join(f"COALESCE(CAST({q} AS VARCHAR) = '{top}', FALSE)" for q in qis)
+    size = f"COUNT(DISTINCT {_ident(subject)})" if subject else "COUNT(*)"
+    unit = f"distinct {subject} values" if subject else "rows"
+    classes = (
+        f"SELECT {size} AS class_size FROM {{batch}} WHERE NOT ({suppressed}) "
+        f"GROUP BY {', '.join(qis)} HAVING {size} < {int(g.k)}"
+    )
+    budget = (
+        "SELECT suppressed_rows FROM (SELECT "
+        f"SUM(CASE WHEN {suppressed} THEN 1 ELSE 0 END) AS suppressed_rows, "
+        f"COUNT(*) AS table_rows FROM {{batch}}) AS totals "
+        f"WHERE suppressed_rows > FLOOR({float(g.max_suppression)!r} * table_rows + 1e-9)"
+    )
+    columns = ", ".join(g.quasi_identifiers)
+    return [
+        UnexpectedRowsExpectation(
+            unexpected_rows_query=classes,
+            description=f"k-anonymity: every class over ({columns}) holds at least {g.k} "
+            f"{unit} (rows suppressed to {TOP} everywhere are not a class)",
+            meta={"check": "k_anonymity", "columns": list(g.quasi_identifiers)},
+        ),
+        UnexpectedRowsExpectation(
+            unexpected_rows_query=budget,
+            description=f"k-anonymity: at most {g.max_suppression:.2%} of the rows are "
+            f"suppressed to {TOP} in every quasi-identifier ({columns})",
+            meta={"check": "k_anonymity_suppression", "columns": list(g.quasi_identifiers)},
+        ),
+    ]
 
 
-def build_suites(policy: Policy) -> dict[str, ExpectationSuite]:
-    """The suite of every output table of the policy, by table (source) name."""
+def _location(policy: Policy, source: str) -> list[Expectation]:
+    g = policy.guarantees.location
+    if g is None or g.source != source:
+        return []
+    c, b, s = _ident(g.cell), _ident(g.bucket), _ident(g.subject)
+    query = (
+        f"SELECT COUNT(DISTINCT {s}) AS subjects FROM {{batch}} "
+        f"WHERE {c} IS NOT NULL AND {b} IS NOT NULL AND {s} IS NOT NULL "
+        f"GROUP BY {c}, {b} HAVING COUNT(DISTINCT {s}) < {int(g.min_distinct_subjects_per_cell)}"
+    )
+    return [
+        UnexpectedRowsExpectation(
+            unexpected_rows_query=query,
+            description=f"location: every ({g.cell}, {g.bucket}) holds at least "
+            f"{g.min_distinct_subjects_per_cell} distinct {g.subject} values",
+            meta={"check": "location", "columns": [g.cell, g.bucket]},
+        )
+    ]
+
+
+def build_suites(
+    policy: Policy, schemas: Mapping[str, pa.Schema] | None = None
+) -> dict[str, ExpectationSuite]:
+    """The suite of every output table of the policy, by table (source) name. ``schemas``
+    (the staged tables' Arrow schemas) tell which columns hold text, for the stock regex
+    checks that only apply to text; without them those are left out."""
     suites = {}
     for source, spec in policy.sources.items():
+        schema = (schemas or {}).get(source)
         expectations: list[Expectation] = [
             ExpectTableColumnsToMatchSet(column_set=list(spec.outputs()), exact_match=True),
-            *_column_expectations(policy, source),
-            *_guarantee_expectations(policy, source),
+            *_column_expectations(policy, source, schema),
+            *_k_anonymity(policy, source),
+            *_location(policy, source),
         ]
         suites[source] = ExpectationSuite(
             name=suite_name(policy.purpose, source),

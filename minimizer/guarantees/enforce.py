@@ -9,47 +9,49 @@ fails closed (exit 3) and nothing is loaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from minimizer.guarantees.anchors import remove_anchors
-from minimizer.guarantees.kanon import plan_k_anonymity, qi_histogram
+from minimizer.guarantees.kanon import plan_k_anonymity, qi_histogram, verify_classes
+from minimizer.guarantees.kanon_grouping import distinct_per_class, row_ids
+from minimizer.guarantees.kanon_histogram import QIHistogram
+from minimizer.guarantees.kanon_table import (
+    TableRecoder,
+    class_figures,
+    enforce_k_anonymity,
+    ladder_hierarchy,
+    plan_figures,
+    retention_caps,
+    subject_column,
+    text_frame,
+)
 from minimizer.guarantees.location import enforce_min_subjects
-from minimizer.guarantees.risk import class_sizes, raw_unicity, unicity, uniqueness
-from minimizer.hierarchy import Hierarchy
-from minimizer.pipeline import ChunkObserver, Hooks, RunReport, SourceReport, to_arrow
+from minimizer.guarantees.risk import raw_unicity, unicity
+from minimizer.guarantees.subjects import SCRATCH_KEY, SUBJECT, RawSubjects, with_subjects
+from minimizer.guarantees.typed_labels import text_of
+from minimizer.pipeline import (
+    STAGED_DICTIONARY_BYTES,
+    ChunkObserver,
+    Hooks,
+    RunReport,
+    SourceReport,
+    to_arrow,
+)
 from minimizer.policy import KAnonymity, LocationGuarantee, Policy, SourceSpec
 
 if TYPE_CHECKING:
     from minimizer.service import RunSetting
 
-__all__ = ["enforce_guarantees", "guarantees_feature", "ladder_hierarchy"]
+__all__ = ["enforce_guarantees", "enforce_k_anonymity", "guarantees_feature", "ladder_hierarchy"]
 
 CHUNK_ROWS = 250_000
-
-
-def ladder_hierarchy(spec: SourceSpec, column: str, values: pd.Series) -> Hierarchy:
-    """The generalisation hierarchy of a published column, built from its transform's ladder
-    over the distinct values present (so it needs no file and follows the policy)."""
-    transform = spec.columns[column]
-    distinct = pd.Series(values.dropna().astype(str).unique())
-    ladders = [transform.ladder(v) for v in distinct.tolist()] or [["*"]]
-    depth = max(len(rungs) for rungs in ladders)
-    # Equal depth for every leaf: repeat the last label below '*'; the tree stays a tree.
-    rows = [rungs[:-1] + [rungs[-2]] * (depth - len(rungs)) + ["*"] for rungs in ladders]
-    return Hierarchy.from_rows(rows, source=f"<ladder {column}>")
-
-
-def _as_strings(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    out = frame.copy()
-    for c in columns:
-        out[c] = out[c].astype("str").where(out[c].notna())
-    return out
 
 
 def _write(report: SourceReport, frame: pd.DataFrame) -> None:
@@ -60,72 +62,94 @@ def _write(report: SourceReport, frame: pd.DataFrame) -> None:
     report.rows_out = table.num_rows
 
 
-def _staged_chunks(path: Path, text: Sequence[str]) -> Callable[[], Iterator[pd.DataFrame]]:
-    """Re-readable chunks of a staged table, quasi-identifiers as text."""
-
-    def read() -> Iterator[pd.DataFrame]:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
-            yield _as_strings(batch.to_pandas(), text)
-
-    return read
+def _batches(path: Path, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+    yield from pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS, columns=columns)
 
 
 def _enforce_k(policy: Policy, g: KAnonymity, rep: SourceReport) -> dict[str, Any]:
     """A counting pass, a decision on the histogram alone, then a transform pass: the staged
-    table is never held in memory whole, only its distinct quasi-identifier combinations."""
+    table is never held in memory whole, only its distinct quasi-identifier combinations
+    (with the subjects, when the source has a key: k counts people, not rows)."""
     assert rep.staged is not None
     spec = policy.sources[g.source]
     qis = list(g.quasi_identifiers)
-    text = [*qis, *g.sensitive]
-    read = _staged_chunks(rep.staged, text)
+    schema = pq.read_schema(rep.staged)
+    subject = subject_column(spec)
+    subject = subject if subject in schema.names else None
+    # The key is not published: the raw keys were numbered while staging (see subjects.py).
+    numbers = rep.scratch.get(SCRATCH_KEY) if subject is None else None
+    subject = SUBJECT if numbers is not None else subject
+    sensitive = tuple(g.sensitive)
+    others = list(dict.fromkeys(c for c in (*sensitive, subject) if c))
+
+    def read(columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch | pa.Table]:
+        batches = _batches(rep.staged, columns)  # type: ignore[arg-type]
+        return with_subjects(batches, Path(numbers)) if numbers is not None else batches
+
     hierarchies = {c: ladder_hierarchy(spec, c, _distinct_text(rep.staged, c)) for c in qis}
-    hist = qi_histogram(read(), hierarchies, sensitive=g.sensitive, table=g.source)
+    stored = [c for c in (*qis, *others) if c != SUBJECT]
+    texts = (text_frame(b, qis, others) for b in read(stored))
+    hist = qi_histogram(texts, hierarchies, sensitive=sensitive, subject=subject, table=g.source)
     rows = hist.rows
     measured: dict[str, Any] = {
         "source": g.source,
         "k": g.k,
         "quasi_identifiers": qis,
         "rows": rows,
-        "unique_share_published_before": float(hist.counts[hist.counts == 1].sum() / rows)
-        if rows
-        else 0.0,
-        "min_class_before": int(hist.counts.min()) if rows else 0,
+        "subjects": hist.subjects,
+        "counted_over": "subjects" if subject else "rows",
+        **_before(hist),
     }
     if rows == 0:
         return {**measured, "suppressed": 0, "min_class": 0, "classes": 0}
+    diversity = g.l_diversity or 1
+    caps = retention_caps(spec, hierarchies)
     plan = plan_k_anonymity(
-        hist, g.k, g.max_suppression, method=g.method, diversity=g.l_diversity or 1
+        hist, g.k, g.max_suppression, method=g.method, diversity=diversity, max_levels=caps
     )
+    recoder = TableRecoder(plan, schema, spec, subject, sensitive)
     out = rep.staged.with_suffix(".kanon.parquet")
-    writer: pq.ParquetWriter | None = None
-    for chunk in read():
-        table = to_arrow(plan.apply(chunk, suppress="mask"))
-        writer = writer or pq.ParquetWriter(out, table.schema)
-        writer.write_table(table.cast(writer.schema))
-    assert writer is not None
-    writer.close()
+    released: list[pd.DataFrame] = []
+    with pq.ParquetWriter(out, schema, dictionary_pagesize_limit=STAGED_DICTIONARY_BYTES) as writer:
+        for batch in read():
+            table, kept = recoder(batch)
+            writer.write_table(table)
+            released.append(kept)
     out.replace(rep.staged)
     rep.schema = pq.read_schema(rep.staged)
-    # The figures after: read back only the quasi-identifier columns, as an auditor would.
-    published = pq.read_table(rep.staged, columns=qis).to_pandas()
-    kept = published.loc[~(published == "*").all(axis=1)]
-    after = class_sizes(kept, qis) if len(kept) else {"min": 0, "median": 0, "classes": 0}
+    if recoder.grains:
+        # A time column generalised past its policy unit: retention must use the coarser span.
+        rep.measures["time_grains"] = dict(recoder.grains)
+    # The figures after, by a plain group-by on the released rows, as an auditor would.
+    kept_rows = pd.concat(released, ignore_index=True)
+    verify_classes(kept_rows, qis, plan.k, plan.diversity, sensitive, subject)
+    after = class_figures(kept_rows, qis, subject)
     return {
         **measured,
-        "method": plan.method,
-        "levels": plan.levels,
-        "suppressed": int(plan.suppressed),
-        "classes": int(plan.classes),
-        "min_class": int(plan.min_class),
-        "median_class": float(after["median"]),
-        "discernibility": int(plan.discernibility),
-        "unique_share_after": uniqueness(kept, qis) if len(kept) else 0.0,
+        **plan_figures(plan),
+        "median_class": after["median"],
+        "unique_share_after": after["unique_share"],
+    }
+
+
+def _before(hist: QIHistogram) -> dict[str, Any]:
+    """Smallest class and share of rows alone in their class, before any generalisation."""
+    if hist.rows == 0:
+        return {"unique_share_published_before": 0.0, "min_class_before": 0}
+    ids, groups = row_ids(hist.codes)
+    rows = np.bincount(ids, weights=hist.counts, minlength=groups).astype(np.int64)
+    people = (
+        rows if hist.subject_codes is None else distinct_per_class(ids, groups, hist.subject_codes)
+    )
+    return {
+        "unique_share_published_before": float(rows[people == 1].sum() / hist.rows),
+        "min_class_before": int(people.min()),
     }
 
 
 def _distinct_text(path: Path, column: str) -> pd.Series:
     values = pq.read_table(path, columns=[column]).column(column).unique().to_pandas()
-    return _as_strings(pd.DataFrame({column: values}), [column])[column]
+    return text_of(pd.Series(values))
 
 
 def _enforce_location(policy: Policy, g: LocationGuarantee, rep: SourceReport) -> dict[str, Any]:
@@ -252,6 +276,8 @@ def guarantees_feature(setting: RunSetting) -> Hooks:
         if g.k_anonymity is not None and g.k_anonymity.source == name:
             raw = [c for q in g.k_anonymity.quasi_identifiers for c in spec.columns[q].inputs(q)]
             found.append(_RawQuasiIdentifiers(list(dict.fromkeys(raw))))
+            if spec.key and subject_column(spec) is None:
+                found.append(RawSubjects(spec.key))
         if g.location is not None and g.location.source == name and spec.key and spec.time:
             cell = spec.columns[g.location.cell]
             lat, lon = cell.inputs(g.location.cell)

@@ -13,6 +13,10 @@ Two passes, so tables larger than memory work the same way as frames:
 ``k_anonymise(frame, ...)`` runs all three on one frame and then re-checks k on the output
 with a plain group-by, failing closed if that independent check disagrees.
 
+With ``subject=`` (the column that identifies the data subject, e.g. the pseudonym of the
+customer id), k and l are counted over distinct subjects: five rows of one person are one
+person, and their class is suppressed or generalised like any class of one.
+
 >>> from minimizer.hierarchy import Hierarchy
 >>> h = Hierarchy.numeric_bands(0, 99, [10, 50])
 >>> frame = pd.DataFrame({"age": [21, 23, 25, 27, 41, 42, 44, 48, 61, 62, 64, 68, 90]})
@@ -58,6 +62,7 @@ __all__ = [
     "k_anonymise_chunks",
     "plan_k_anonymity",
     "qi_histogram",
+    "verify_classes",
 ]
 
 
@@ -83,6 +88,7 @@ def k_anonymise(
     *,
     method: Method = "full_domain",
     suppress: Suppress = "mask",
+    subject: str | None = None,
     table: str | None = None,
 ) -> KAnonResult:
     """A k-anonymous copy of ``frame``; GuaranteeError if k cannot be met within the budget."""
@@ -93,6 +99,7 @@ def k_anonymise(
         max_suppression,
         method=method,
         suppress=suppress,
+        subject=subject,
         table=table,
     )
 
@@ -104,21 +111,26 @@ def plan_k_anonymity(
     *,
     method: Method = "full_domain",
     diversity: int = 1,
+    max_levels: Mapping[str, int] | None = None,
 ) -> KAnonPlan:
-    """Decide the recoding on the histogram alone (no records needed)."""
+    """Decide the recoding on the histogram alone (no records needed). ``max_levels`` caps the
+    full-domain level of some quasi-identifiers (Mondrian ignores it)."""
     _check_arguments(k, max_suppression, method, "mask", diversity, histogram.columns)
     n = histogram.rows
-    if n < k:
+    people = histogram.subjects
+    if people < k:
+        unit = "row(s)" if histogram.subject_codes is None else "distinct subject(s)"
         raise GuaranteeError(
-            f"k={k} exceeds the {n} row(s) of the table",
+            f"k={k} exceeds the {people} {unit} of the table",
             check="k_anonymity",
             reason="k_unreachable",
-            count=n,
+            count=people,
         )
     if method == "mondrian":
         return mondrian_plan(histogram, mondrian(histogram, k, diversity=diversity), k, diversity)
     budget = math.floor(max_suppression * n + 1e-9)
-    stats = search_full_domain(histogram, k, budget, diversity=diversity)
+    caps = tuple((max_levels or {}).get(c) for c in histogram.columns)
+    stats = search_full_domain(histogram, k, budget, diversity=diversity, max_levels=caps)
     if stats.suppressed == n:
         # Only the whole table as one class could be kept, and it fails: nothing to release.
         raise GuaranteeError(
@@ -156,18 +168,21 @@ def anonymise(
     suppress: Suppress = "mask",
     sensitive: Sequence[str] = (),
     diversity: int = 1,
+    subject: str | None = None,
     table: str | None = None,
 ) -> KAnonResult:
     """k-anonymity (and distinct l-diversity when ``diversity`` = l > 1) on one frame,
-    self-checked."""
+    self-checked; counted over distinct values of ``subject`` when it is given."""
     _check_arguments(k, max_suppression, method, suppress, diversity, tuple(quasi_identifiers))
     columns, hierarchies = tuple(quasi_identifiers), tuple(quasi_identifiers.values())
     codes = encode_frame(frame, columns, hierarchies, table=table)  # encoded once, used twice
-    builder = HistogramBuilder(quasi_identifiers, sensitive=sensitive, table=table)
+    builder = HistogramBuilder(quasi_identifiers, sensitive=sensitive, subject=subject, table=table)
     builder.add(frame, codes=codes)
     plan = plan_k_anonymity(builder.build(), k, max_suppression, method=method, diversity=diversity)
     recoded, suppressed = plan.recode(frame, codes=codes)
-    _verify(recoded.loc[~suppressed], plan, sensitive)
+    verify_classes(
+        recoded.loc[~suppressed], plan.columns, plan.k, plan.diversity, sensitive, subject
+    )
     if suppress == "drop":
         out = recoded.loc[~suppressed]
     else:
@@ -186,18 +201,28 @@ def anonymise(
     )
 
 
-def _verify(kept: pd.DataFrame, plan: KAnonPlan, sensitive: Sequence[str]) -> None:
-    """Re-check the released classes with a plain group-by, independent of the codes."""
+def verify_classes(
+    kept: pd.DataFrame,
+    columns: Sequence[str],
+    k: int,
+    diversity: int,
+    sensitive: Sequence[str] = (),
+    subject: str | None = None,
+) -> None:
+    """Re-check the released classes with a plain group-by, independent of the codes: k rows,
+    or k distinct subjects (a missing subject counts as one); l distinct sensitive values."""
     if kept.empty:
         return
-    groups = kept.groupby(list(plan.columns), dropna=False, sort=False, observed=True)
-    small = int((groups.size() < plan.k).sum())
-    diverse = [groups[s].nunique().min() for s in sensitive] if plan.diversity > 1 else []
-    if small or any(d < plan.diversity for d in diverse):
+    groups = kept.groupby(list(columns), dropna=False, sort=False, observed=True)
+    sizes = groups.size() if subject is None else groups[subject].nunique(dropna=False)
+    need = max(k, diversity) if subject is not None and diversity > 1 else k
+    small = int((sizes < need).sum())
+    diverse = [groups[s].nunique().min() for s in sensitive] if diversity > 1 else []
+    if small or any(d < diversity for d in diverse):
         raise GuaranteeError(
-            f"internal check failed: {small} released class(es) below k={plan.k}"
-            + (f" or below l={plan.diversity}" if plan.diversity > 1 else ""),
-            check="l_diversity" if plan.diversity > 1 else "k_anonymity",
+            f"internal check failed: {small} released class(es) below k={k}"
+            + (f" or below l={diversity}" if diversity > 1 else ""),
+            check="l_diversity" if diversity > 1 else "k_anonymity",
             reason="self_check_failed",
             count=small,
         )

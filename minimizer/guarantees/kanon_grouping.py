@@ -16,8 +16,10 @@ import pandas as pd
 
 __all__ = [
     "class_sizes",
+    "distinct_per_class",
     "find_rows",
     "group_rows",
+    "group_rows_weighted",
     "lookup_rows",
     "row_ids",
     "row_index",
@@ -72,6 +74,20 @@ def group_rows(matrix: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.n
     return matrix[first], summed
 
 
+def group_rows_weighted(
+    matrix: np.ndarray, counts: np.ndarray, people: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``group_rows`` with a second weight summed alongside (the subjects of each row)."""
+    if len(matrix) == 0:
+        return matrix, counts, people
+    ids, groups = row_ids(matrix)
+    first = np.empty(groups, dtype=np.int64)
+    first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
+    rows = np.bincount(ids, weights=counts, minlength=groups).astype(np.int64)
+    subjects = np.bincount(ids, weights=people, minlength=groups).astype(np.int64)
+    return matrix[first], rows, subjects
+
+
 def _unpack(keys: np.ndarray, spans: np.ndarray) -> np.ndarray:
     out = np.empty((len(keys), len(spans)), dtype=np.int64)
     rest = keys.copy()
@@ -119,10 +135,14 @@ def class_sizes(
     counts: np.ndarray,
     sensitive: np.ndarray | None = None,
     count_distinct: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None]:
+    subjects: np.ndarray | None = None,
+    people: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Rows per equivalence class of the rows of ``generalised`` (codes below ``cards`` per
-    column), and, if asked, the fewest distinct sensitive values per class over the sensitive
-    attributes. Sizes may include empty classes of size 0."""
+    column); if asked, the fewest distinct sensitive values per class over the sensitive
+    attributes; and the subjects per class: the sum of ``people`` (subjects per row) plus the
+    distinct ``subjects`` (a code per row, -1 for none).
+    Sizes may include empty classes of size 0."""
     space = math.prod(cards)
     if space < _PACK_LIMIT:
         key = (
@@ -132,22 +152,37 @@ def class_sizes(
         )
     else:
         key, space = row_ids(generalised)
+    per_class = count_distinct or subjects is not None or people is not None
     if space <= 8 * len(counts) + 4096:
         groups = int(space)
-    elif not count_distinct and _sum_by_sorting_fits(int(space), counts):
-        return _sizes_by_sorting(key, counts), None
+    elif not per_class and _sum_by_sorting_fits(int(space), counts):
+        return _sizes_by_sorting(key, counts), None, None
     else:
         key, groups = row_ids(key[:, None])
     sizes = np.bincount(key, weights=counts, minlength=groups).astype(np.int64)
+    if people is not None:
+        people = np.bincount(key, weights=people, minlength=groups).astype(np.int64)
+    if subjects is not None:
+        split = distinct_per_class(key, groups, subjects)
+        people = split if people is None else people + split
     if not count_distinct or sensitive is None:
-        return sizes, None
+        return sizes, None, people
     fewest = np.full(groups, np.iinfo(np.int64).max, dtype=np.int64)
     for column in sensitive.T:
-        present = column >= 0  # a missing sensitive value is not a distinct value
-        span = int(column.max(initial=0)) + 1
-        pairs = np.unique(key[present] * span + column[present])
-        np.minimum(fewest, np.bincount(pairs // span, minlength=groups), out=fewest)
-    return sizes, fewest
+        np.minimum(fewest, distinct_per_class(key, groups, column), out=fewest)
+    return sizes, fewest, people
+
+
+def distinct_per_class(key: np.ndarray, groups: int, values: np.ndarray) -> np.ndarray:
+    """Distinct non-negative ``values`` per class ``key`` (0..groups-1); -1 is not a value."""
+    present = values >= 0
+    span = int(values.max(initial=0)) + 1
+    if groups * span < _PACK_LIMIT:
+        pairs = np.unique(key[present] * span + values[present])
+        return np.bincount(pairs // span, minlength=groups)
+    pair_ids, _ = row_ids(np.stack([key[present], values[present]], axis=1))
+    first = np.unique(pair_ids, return_index=True)[1]
+    return np.bincount(key[present][first], minlength=groups)
 
 
 def _sum_by_sorting_fits(space: int, counts: np.ndarray) -> bool:

@@ -4,7 +4,10 @@ Everything k-anonymity decides depends only on how many records share each combi
 quasi-identifier values, so the search never needs the records themselves. The histogram is
 built chunk by chunk (memory is bounded by the number of *distinct* combinations, not rows):
 each chunk is encoded to integer leaf codes through the hierarchies, grouped, and merged into
-the running counts. Sensitive attributes (for l-diversity) ride along as extra code columns.
+the running counts. Sensitive attributes (for l-diversity) ride along as extra code columns, and
+so does the subject (the published pseudonym of the source's key) when there is one: then a
+class is measured in distinct subjects, not rows, so one person repeated five times is one
+person, never a class of five.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from minimizer.errors import DataError
-from minimizer.guarantees.kanon_grouping import group_rows
+from minimizer.guarantees.kanon_grouping import group_rows, row_ids
 from minimizer.hierarchy import Hierarchy
 
 __all__ = ["HistogramBuilder", "QIHistogram", "encode_frame", "qi_histogram"]
@@ -36,10 +39,28 @@ class QIHistogram:
     sensitive: tuple[str, ...] = ()
     sensitive_codes: np.ndarray | None = None  # (m, s) value codes, -1 for a missing value
     sensitive_cardinality: tuple[int, ...] = ()
+    # (m,) subject code per combination (0 stands for a missing subject), or None: no key.
+    subject_codes: np.ndarray | None = None
+    # How the engine counts subjects per class, exactly and fast. A subject whose rows all
+    # share one quasi-identifier combination is always in one class: ``people`` (m,) is 1 on
+    # one of its rows and 0 elsewhere, and sums like rows. A subject with several combinations
+    # (moved, a dirty CRM) may be in several classes: ``split_codes`` (m,) holds its code on its
+    # rows and -1 elsewhere, and is counted distinct. Subjects per class = both together.
+    people: np.ndarray | None = None
+    split_codes: np.ndarray | None = None  # None when no subject has two combinations
 
     @property
     def rows(self) -> int:
         return int(self.counts.sum())
+
+    @property
+    def subjects(self) -> int:
+        """Distinct subjects in the table (rows, when the table has no subject column)."""
+        if self.people is None:
+            return self.rows
+        codes = self.split_codes
+        split = 0 if codes is None else len(pd.unique(codes[codes >= 0]))
+        return int(self.people.sum()) + split
 
     @property
     def radices(self) -> tuple[int, ...]:
@@ -52,10 +73,12 @@ def qi_histogram(
     quasi_identifiers: Mapping[str, Hierarchy],
     *,
     sensitive: Sequence[str] = (),
+    subject: str | None = None,
     table: str | None = None,
 ) -> QIHistogram:
-    """Count distinct quasi-identifier combinations over an iterable of chunks."""
-    builder = HistogramBuilder(quasi_identifiers, sensitive=sensitive, table=table)
+    """Count distinct quasi-identifier combinations over an iterable of chunks (per subject,
+    when ``subject`` names the column that identifies the data subject)."""
+    builder = HistogramBuilder(quasi_identifiers, sensitive=sensitive, subject=subject, table=table)
     for chunk in chunks:
         builder.add(chunk)
     return builder.build()
@@ -69,25 +92,32 @@ class HistogramBuilder:
         quasi_identifiers: Mapping[str, Hierarchy],
         *,
         sensitive: Sequence[str] = (),
+        subject: str | None = None,
         table: str | None = None,
     ) -> None:
         self._columns = tuple(quasi_identifiers)
         self._hierarchies = tuple(quasi_identifiers.values())
         self._sensitive = tuple(sensitive)
+        self._subject = subject
         self._table = table
-        # Sensitive values get codes from one growing dictionary, so chunks agree on them.
-        self._known: list[pd.Index] = [pd.Index([], dtype=object) for _ in self._sensitive]
+        # Sensitive values (and subjects, last) get codes from one growing dictionary each, so
+        # chunks agree on them.
+        extra = (*self._sensitive, *([subject] if subject else []))
+        self._known: list[pd.Index] = [pd.Index([], dtype=object) for _ in extra]
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._pending_rows = 0
 
     def add(self, chunk: pd.DataFrame, *, codes: np.ndarray | None = None) -> None:
         """Count one chunk (``codes``: its quasi-identifier leaf codes, if already encoded)."""
-        _require_columns(chunk, self._sensitive, self._table)
+        _require_columns(chunk, (*self._sensitive, *self._subjects()), self._table)
         if codes is None:
             codes = encode_frame(chunk, self._columns, self._hierarchies, table=self._table)
         if chunk.empty:
             return
         parts = [self._sensitive_codes(i, chunk[c]) for i, c in enumerate(self._sensitive)]
+        if self._subject:
+            # A missing subject is one (unknown) person, never several: code 0, others 1...
+            parts.append(self._sensitive_codes(len(self._sensitive), chunk[self._subject]) + 1)
         matrix = np.concatenate([codes, *(p[:, None] for p in parts)], axis=1)
         grouped = group_rows(matrix, np.ones(len(matrix), dtype=np.int64))
         self._pending.append(grouped)
@@ -95,17 +125,22 @@ class HistogramBuilder:
         if self._pending_rows > _MERGE_EVERY and len(self._pending) > 1:
             self._merge()
 
+    def _subjects(self) -> tuple[str, ...]:
+        return (self._subject,) if self._subject else ()
+
     def build(self) -> QIHistogram:
-        width = len(self._columns) + len(self._sensitive)
+        width = len(self._columns) + len(self._sensitive) + len(self._subjects())
         if self._pending:
             self._merge()
             matrix, counts = self._pending[0]
         else:
             matrix, counts = np.empty((0, width), dtype=np.int64), np.empty(0, dtype=np.int64)
-        q = len(self._columns)
+        q, s = len(self._columns), len(self._sensitive)
         codes = np.ascontiguousarray(matrix[:, :q])
-        sens = np.ascontiguousarray(matrix[:, q:]) if self._sensitive else None
-        for array in (codes, counts, sens):
+        sens = np.ascontiguousarray(matrix[:, q : q + s]) if self._sensitive else None
+        subj = np.ascontiguousarray(matrix[:, q + s]) if self._subject else None
+        people, split = _designate(codes, subj)
+        for array in (codes, counts, sens, subj, people, split):
             if array is not None:
                 array.flags.writeable = False
         return QIHistogram(
@@ -115,22 +150,48 @@ class HistogramBuilder:
             counts=counts,
             sensitive=self._sensitive,
             sensitive_codes=sens,
-            sensitive_cardinality=tuple(len(known) for known in self._known),
+            sensitive_cardinality=tuple(len(known) for known in self._known[:s]),
+            subject_codes=subj,
+            people=people,
+            split_codes=split,
         )
 
     def _sensitive_codes(self, i: int, values: pd.Series) -> np.ndarray:
-        present = values.dropna()
-        new = pd.Index(present.unique()).difference(self._known[i], sort=False)
-        if len(new):
-            self._known[i] = self._known[i].append(pd.Index(new, dtype=object))
-        codes = self._known[i].get_indexer(values.to_numpy(dtype=object))
-        return np.where(values.isna().to_numpy(), -1, codes).astype(np.int64)
+        """Codes from the growing dictionary; -1 for a missing value. The chunk is factorised
+        first, so only its distinct values are looked up (a subject column is mostly new)."""
+        local, uniques = pd.factorize(values, use_na_sentinel=True)
+        uniques = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
+        known = self._known[i].get_indexer(uniques)
+        new = known < 0
+        if new.any():
+            known[new] = len(self._known[i]) + np.arange(int(new.sum()))
+            self._known[i] = self._known[i].append(uniques[new])
+        return np.append(known, -1).astype(np.int64)[local]
 
     def _merge(self) -> None:
         matrix = np.concatenate([m for m, _ in self._pending])
         counts = np.concatenate([c for _, c in self._pending])
         self._pending = [group_rows(matrix, counts)]
         self._pending_rows = len(self._pending[0][1])
+
+
+def _designate(
+    codes: np.ndarray, subj: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``people`` and ``split_codes`` of the histogram (see ``QIHistogram``)."""
+    if subj is None:
+        return None, None
+    # Hash-based (pandas), not sorting: a subject column is as long as the histogram.
+    combos, _ = row_ids(codes)
+    span = int(combos.max(initial=0)) + 1
+    pairs = pd.Series(subj * span + combos)
+    distinct_pairs = pd.Series(subj[~pairs.duplicated().to_numpy()])
+    several = distinct_pairs[distinct_pairs.duplicated()].unique()
+    is_split = np.isin(subj, several)
+    first = ~pd.Series(subj).duplicated().to_numpy()
+    people = (first & ~is_split).astype(np.int64)
+    split = np.where(is_split, subj, -1).astype(np.int64) if len(several) else None
+    return people, split
 
 
 def encode_frame(

@@ -20,6 +20,12 @@ search walks the lattice top-down (most general first), one height at a time, an
 
 A greedy descent first finds a good ``best_DM``.
 
+When the histogram carries subjects, a class is kept only with at least k distinct subjects
+(and, with l-diversity, l of them as well as l distinct sensitive values): rows of one person
+never make a class. Distinct subjects only grow when classes merge, so the monotonicity above
+holds; discernibility and the suppression budget stay in rows, and every kept class still has
+at least k rows, so the bounds below hold too.
+
 Nodes are evaluated on integer codes only, from the histogram projected onto the
 quasi-identifiers the node does not fully generalise (cached per projection), with
 ``np.bincount`` over the node's dense code space when it is small and a sort otherwise.
@@ -33,10 +39,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.kanon_grouping import class_sizes, group_rows
+from minimizer.guarantees.kanon_grouping import class_sizes, group_rows, group_rows_weighted
 from minimizer.guarantees.kanon_histogram import QIHistogram
 
-__all__ = ["NodeStats", "search_full_domain"]
+__all__ = ["NodeStats", "kept_classes", "search_full_domain"]
+
+# A projection of the histogram: codes, rows, sensitive codes, subject codes (exact count of
+# distinct subjects) or subjects per row (when no subject spans two combinations).
+_Projection = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]
 
 # Refuse lattices too large to search exhaustively-with-pruning in reasonable time.
 MAX_NODES = 1_000_000
@@ -57,11 +67,26 @@ class NodeStats:
 
 
 def search_full_domain(
-    hist: QIHistogram, k: int, max_suppressed: int, *, diversity: int = 1
+    hist: QIHistogram,
+    k: int,
+    max_suppressed: int,
+    *,
+    diversity: int = 1,
+    max_levels: tuple[int | None, ...] | None = None,
 ) -> NodeStats:
-    """The feasible node with the least discernibility; GuaranteeError when there is none."""
+    """The feasible node with the least discernibility; GuaranteeError when there is none.
+
+    ``max_levels``: per quasi-identifier, the highest level the search may use (None: its top),
+    e.g. to keep a retention time column from becoming '*', which retention would delete."""
     lattice = _Lattice(hist, k, diversity)
-    depths = np.array([h.depth for h in hist.hierarchies], dtype=np.int64)
+    caps = max_levels or (None,) * len(hist.hierarchies)
+    depths = np.array(
+        [
+            h.depth if cap is None else min(h.depth, cap + 1)
+            for h, cap in zip(hist.hierarchies, caps, strict=True)
+        ],
+        dtype=np.int64,
+    )
     tops = depths - 1
     if float(np.prod(depths.astype(float))) > MAX_NODES:
         raise GuaranteeError(
@@ -130,6 +155,24 @@ def search_full_domain(
     return best
 
 
+def kept_classes(
+    sizes: np.ndarray,
+    distinct: np.ndarray | None,
+    people: np.ndarray | None,
+    k: int,
+    diversity: int,
+) -> np.ndarray:
+    """Which classes are released: k rows, or k distinct subjects when subjects are known;
+    with l-diversity, l distinct sensitive values (and l distinct subjects)."""
+    if people is None:
+        kept = sizes >= k
+    else:
+        kept = (sizes > 0) & (people >= max(k, diversity if distinct is not None else 0))
+    if distinct is not None:
+        kept &= distinct >= diversity
+    return kept
+
+
 def _cannot_win(n: int, floor: int, classes: float, best: NodeStats) -> bool:
     """True when DM >= (n - floor)^2 / classes + floor * n already exceeds the best DM."""
     slack = best.discernibility - floor * n
@@ -159,9 +202,9 @@ class _Lattice:
         self.diversity = diversity
         self.n = hist.rows
         self.tops = tuple(h.depth - 1 for h in hist.hierarchies)
-        self._projections: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+        self._projections: dict[tuple[int, ...], _Projection]
         # Column-major codes: every evaluation reads whole columns.
-        base = (np.asfortranarray(hist.codes), hist.counts, hist.sensitive_codes)
+        base = self._base(hist, diversity)
         self._projections = {tuple(range(len(self.tops))): base}
         self._evaluated: dict[tuple[int, ...], NodeStats] = {}
         self._luts = [[h.level_codes(lv) for lv in range(h.depth)] for h in hist.hierarchies]
@@ -180,19 +223,49 @@ class _Lattice:
             for j, luts in enumerate(self._luts)
         ]
 
+    @staticmethod
+    def _base(hist: QIHistogram, diversity: int) -> _Projection:
+        """The histogram to evaluate nodes from. Subjects with one combination are summed
+        away once (one weight each), so projections stay as small as without subjects; only
+        the codes of subjects with several combinations are carried, to be counted distinct."""
+        codes = np.asfortranarray(hist.codes)
+        if hist.people is None:
+            return codes, hist.counts, hist.sensitive_codes, None, None
+        sens = hist.sensitive_codes if diversity > 1 else None
+        split = hist.split_codes
+        parts = [
+            codes,
+            *([] if sens is None else [sens]),
+            *([] if split is None else [split[:, None]]),
+        ]
+        grouped, rows, people = group_rows_weighted(
+            np.concatenate(parts, axis=1), hist.counts, hist.people
+        )
+        width = codes.shape[1]
+        end = width + (0 if sens is None else sens.shape[1])
+        return (
+            np.asfortranarray(grouped[:, :width]),
+            rows,
+            None if sens is None else grouped[:, width:end],
+            None if split is None else np.ascontiguousarray(grouped[:, end]),
+            people,
+        )
+
     def evaluate(self, levels: tuple[int, ...]) -> NodeStats:
         if levels in self._evaluated:
             # Repeats are nodes the greedy descent visited; it kept their class sizes.
             self.sizes = self._greedy_sizes.get(levels, np.empty(0, dtype=np.int64))
             return self._evaluated[levels]
         dims = tuple(j for j, lv in enumerate(levels) if lv < self.tops[j])
-        codes, counts, sens = self._projection(dims)
+        codes, counts, sens, subj, people = self._projection(dims)
         # One gather for all columns: every (column, level) table lives in one array.
         offsets = np.array([self._lut_offset[j][levels[j]] for j in dims], dtype=np.int64)
         generalised = self._all_luts[codes + offsets]
         cards = [self._cards[j][levels[j]] for j in dims]
-        sizes, distinct = class_sizes(generalised, cards, counts, sens, self.diversity > 1)
-        stats = self._evaluated[levels] = self._stats(levels, sizes, distinct)
+        sizes, distinct, persons = class_sizes(
+            generalised, cards, counts, sens, self.diversity > 1, subj, people
+        )
+        stats = self._evaluated[levels] = self._stats(levels, sizes, distinct, persons)
         self.sizes = sizes[sizes > 0]
         return stats
 
@@ -249,24 +322,25 @@ class _Lattice:
         return stats
 
     def _stats(
-        self, levels: tuple[int, ...], sizes: np.ndarray, distinct: np.ndarray | None
+        self,
+        levels: tuple[int, ...],
+        sizes: np.ndarray,
+        distinct: np.ndarray | None,
+        people: np.ndarray | None,
     ) -> NodeStats:
-        kept = sizes >= self.k
-        if distinct is not None:
-            kept &= distinct >= self.diversity
+        kept = kept_classes(sizes, distinct, people, self.k, self.diversity)
         kept_sizes = sizes[kept]
+        measured = (sizes if people is None else people)[kept]
         suppressed = self.n - int(kept_sizes.sum())
         return NodeStats(
             levels=levels,
             suppressed=suppressed,
             classes=len(kept_sizes),
-            min_class=int(kept_sizes.min()) if len(kept_sizes) else 0,
+            min_class=int(measured.min()) if len(measured) else 0,
             discernibility=int((kept_sizes * kept_sizes).sum()) + suppressed * self.n,
         )
 
-    def _projection(
-        self, dims: tuple[int, ...]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _projection(self, dims: tuple[int, ...]) -> _Projection:
         """The histogram grouped on ``dims`` (and the sensitive codes), from its smallest cached
         refinement, so every node with the same fully-generalised dimensions is evaluated from
         far fewer rows than the full histogram."""
@@ -281,17 +355,25 @@ class _Lattice:
             source_dims = min(cached, key=lambda d: len(self._projections[d][1]))
         else:
             source_dims = min(wider, key=lambda d: self._radix_product(d))
-        codes, counts, sens = self._projection(source_dims)
+        codes, counts, sens, subj, people = self._projection(source_dims)
         matrix = codes[:, [source_dims.index(j) for j in dims]]
         diverse = sens is not None and self.diversity > 1
         if diverse:
             matrix = np.concatenate([matrix, sens], axis=1)
-        grouped, summed = group_rows(matrix, counts)
+        if subj is not None:
+            matrix = np.concatenate([matrix, subj[:, None]], axis=1)
+        if people is None:
+            grouped, summed = group_rows(matrix, counts)
+        else:
+            grouped, summed, people = group_rows_weighted(matrix, counts, people)
         width = len(dims)
+        end = width + (sens.shape[1] if diverse and sens is not None else 0)
         projection = (
             np.asfortranarray(grouped[:, :width]),
             summed,
-            grouped[:, width:] if diverse else None,
+            grouped[:, width:end] if diverse else None,
+            None if subj is None else np.ascontiguousarray(grouped[:, end]),
+            people,
         )
         self._projections[dims] = projection
         return projection

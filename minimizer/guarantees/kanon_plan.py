@@ -19,7 +19,7 @@ import pyarrow as pa
 from minimizer.errors import DataError
 from minimizer.guarantees.kanon_grouping import class_sizes, find_rows, row_ids, row_index
 from minimizer.guarantees.kanon_histogram import QIHistogram, encode_frame
-from minimizer.guarantees.kanon_lattice import NodeStats
+from minimizer.guarantees.kanon_lattice import NodeStats, kept_classes
 from minimizer.guarantees.mondrian import MondrianCut
 from minimizer.hierarchy import TOP, Hierarchy, string_series
 
@@ -108,12 +108,16 @@ def full_domain_plan(hist: QIHistogram, stats: NodeStats, k: int, diversity: int
     cards = [h.cardinality(lv) for h, lv in zip(hist.hierarchies, stats.levels, strict=True)]
     matrix = np.stack(generalised, axis=1)
     ids, groups = row_ids(matrix)
-    sizes, distinct = class_sizes(
-        ids[:, None], [groups], hist.counts, hist.sensitive_codes, count_distinct=diversity > 1
+    sizes, distinct, people = class_sizes(
+        ids[:, None],
+        [groups],
+        hist.counts,
+        hist.sensitive_codes,
+        count_distinct=diversity > 1,
+        subjects=hist.split_codes,
+        people=hist.people,
     )
-    kept = sizes >= k
-    if distinct is not None:
-        kept &= distinct >= diversity
+    kept = kept_classes(sizes, distinct, people, k, diversity)
     first = np.empty(groups, dtype=np.int64)
     first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
     return KAnonPlan(

@@ -85,9 +85,11 @@ def l_diversify(
     *,
     method: Method = "full_domain",
     suppress: Suppress = "mask",
+    subject: str | None = None,
     table: str | None = None,
 ) -> KAnonResult:
-    """A copy of ``frame`` that is k-anonymous and distinct l-diverse; fails closed otherwise."""
+    """A copy of ``frame`` that is k-anonymous and distinct l-diverse; fails closed otherwise.
+    With ``subject``, k and l are counted over distinct subjects (l values from l people)."""
     sensitive = list(sensitive)
     if not sensitive:
         raise ValueError("name at least one sensitive attribute")
@@ -103,5 +105,6 @@ def l_diversify(
         suppress=suppress,
         sensitive=sensitive,
         diversity=diversity,
+        subject=subject,
         table=table,
     )

@@ -94,8 +94,13 @@ def enforce_min_subjects(
     subject: str,
     m: int,
     min_resolution: int = 0,
+    resolution_column: str | None = None,
 ) -> tuple[pd.DataFrame, CellStats]:
     """Return a copy in which every (cell, bucket) holds at least ``m`` distinct subjects.
+
+    Raised groups publish coarser cells beside finer ones; ``resolution_column`` adds a column
+    of that name, right after the cell column, holding each row's H3 resolution (int8), so
+    that a reader never ranks a 250 km² cell against a 0.7 km² one unawares.
 
     Rows whose cell, bucket or subject is null are suppressed: they cannot be counted. Cells come
     back in canonical lower-case form; row order, index and other columns are kept.
@@ -139,6 +144,9 @@ def enforce_min_subjects(
     out[cell] = pd.Series(
         np.asarray(table.names, dtype=object)[cur[published]], index=out.index, name=cell
     )
+    if resolution_column is not None:
+        levels = np.asarray(table.res, dtype=np.int8)[cur[published]]
+        out.insert(out.columns.get_loc(cell) + 1, resolution_column, levels)
     groups = cur[published] * n_buckets + bkt[published]
     sizes = pd.Series(subj[published]).groupby(groups).nunique()
     stats = CellStats(

@@ -5,8 +5,10 @@ in hierarchy order (every subtree contiguous, so a range of positions reads as h
 nodes). Starting from the whole table, a partition is cut in two along the axis where it is
 widest (relative to the whole table), at the allowable threshold closest to its weighted
 median; a cut is allowable when both halves keep at least k rows (and, for l-diversity, at
-least l distinct values of every sensitive attribute). A partition with no allowable cut is
-released as one equivalence class.
+least l distinct values of every sensitive attribute). When the histogram carries subjects,
+"k rows" reads "k distinct subjects" (and l-diversity needs l of them): a cut that leaves one
+person's many rows on a side is not allowable. A partition with no allowable cut is released as
+one equivalence class.
 
 It runs on the histogram of distinct combinations (counts as weights), so identical records are
 never separated and the memory bound is that of the counting pass. Nothing is ever suppressed:
@@ -27,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.kanon_grouping import row_ids
+from minimizer.guarantees.kanon_grouping import distinct_per_class, row_ids
 from minimizer.guarantees.kanon_histogram import QIHistogram
 from minimizer.hierarchy import TOP, Hierarchy
 
@@ -47,11 +49,20 @@ class MondrianCut:
 
 
 def mondrian(hist: QIHistogram, k: int, *, diversity: int = 1) -> MondrianCut:
-    n = hist.rows
+    counted = hist.people is not None
+    # Subjects per part: one weight per subject with one combination, summed like rows, plus
+    # the distinct codes of subjects with several (see QIHistogram).
+    subj = hist.split_codes
+    weights = hist.people
+    n = hist.subjects if counted else hist.rows
     sens = hist.sensitive_codes if diversity > 1 else None
-    if n < k:
+    people = max(k, diversity if diversity > 1 else 0) if counted else 0
+    if n < max(k, people):
+        unit = "subject(s)" if counted else "row(s)"
         raise GuaranteeError(
-            f"k={k} exceeds the {n} row(s) of the table",
+            f"k={k}"
+            + (f" and l={diversity}" if people > k else "")
+            + f" exceed the {n} {unit} of the table",
             check="k_anonymity",
             reason="k_unreachable",
             count=n,
@@ -63,7 +74,7 @@ def mondrian(hist: QIHistogram, k: int, *, diversity: int = 1) -> MondrianCut:
             reason="l_unreachable",
         )
     ordinals = np.stack([h.order[hist.codes[:, j]] for j, h in enumerate(hist.hierarchies)], 1)
-    part = _partition(ordinals, hist.counts, k, diversity, sens)
+    part = _partition(ordinals, hist.counts, k, diversity, sens, subj, people, weights)
     order = np.argsort(part, kind="stable")
     starts = np.flatnonzero(np.diff(part[order], prepend=-1))
     lows = np.minimum.reduceat(ordinals[order], starts, axis=0)
@@ -81,16 +92,28 @@ def mondrian(hist: QIHistogram, k: int, *, diversity: int = 1) -> MondrianCut:
     # released class, so the statistics are taken over the labels.
     cls, groups = row_ids(np.stack([codes for _, codes in labels], axis=1))
     sizes = np.bincount(cls, weights=hist.counts, minlength=groups).astype(np.int64)
+    measured = sizes
+    if weights is not None:
+        measured = np.bincount(cls, weights=weights, minlength=groups).astype(np.int64)
+    if subj is not None:
+        measured = measured + distinct_per_class(cls, groups, subj)
     return MondrianCut(
         labels=tuple(labels),
         classes=groups,
-        min_class=int(sizes.min()),
+        min_class=int(measured.min()),
         discernibility=int((sizes * sizes).sum()),
     )
 
 
 def _partition(
-    ordinals: np.ndarray, counts: np.ndarray, k: int, diversity: int, sens: np.ndarray | None
+    ordinals: np.ndarray,
+    counts: np.ndarray,
+    k: int,
+    diversity: int,
+    sens: np.ndarray | None,
+    subj: np.ndarray | None = None,
+    people: int = 0,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Partition id of every histogram row.
 
@@ -126,7 +149,19 @@ def _partition(
             if not pending.any():
                 break
             found = _best_cuts(
-                sub, rows, owner, dims, pending, total[parts], counts, k, diversity, sens
+                sub,
+                rows,
+                owner,
+                dims,
+                pending,
+                total[parts],
+                counts,
+                k,
+                diversity,
+                sens,
+                subj,
+                people,
+                weights,
             )
             chosen, at, left = found
             cut_dim[chosen], cut_at[chosen], cut_left[chosen] = dims[chosen], at, left
@@ -158,6 +193,9 @@ def _best_cuts(
     k: int,
     diversity: int,
     sens: np.ndarray | None,
+    subj: np.ndarray | None = None,
+    people: int = 0,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each pending partition, along its preferred dimension, the allowable threshold
     closest to the weighted median: (partitions that have one, threshold, rows left of it)."""
@@ -166,11 +204,9 @@ def _best_cuts(
     values = sub[positions, dims[who]]
     order = np.lexsort((values, who))
     positions, who, values = positions[order], who[order], values[order]
-    weights = counts[rows[positions]]
-    running = np.cumsum(weights)
     new_part = np.diff(who, prepend=-1) != 0
-    before = (running - weights)[new_part]
-    left = running - np.repeat(before, np.diff(np.append(np.flatnonzero(new_part), len(who))))
+    runs = np.diff(np.append(np.flatnonzero(new_part), len(who)))
+    left = _left_mass(counts[rows[positions]], new_part, runs)
     last_of_value = np.append((np.diff(who) != 0) | (np.diff(values) != 0), True)
     last_of_part = np.append(np.diff(who) != 0, True)
     candidates = np.flatnonzero(last_of_value & ~last_of_part)
@@ -179,6 +215,17 @@ def _best_cuts(
     allowed = (mass >= k) & (size - mass >= k)
     if sens is not None:
         allowed &= _diverse(candidates, who, values, sens[rows[positions]], diversity)
+    if weights is not None:
+        # k (and l) subjects on both sides: one weight per single-combination subject, plus
+        # the distinct subjects with several combinations.
+        held = weights[rows[positions]]
+        on_left = _left_mass(held, new_part, runs)[candidates]
+        in_part = np.bincount(who, weights=held, minlength=int(who.max(initial=0)) + 1)
+        on_right = in_part[who[candidates]] - on_left
+        if subj is not None:
+            left_split, right_split = _sides(candidates, who, values, subj[rows[positions]])
+            on_left, on_right = on_left + left_split, on_right + right_split
+        allowed &= (on_left >= people) & (on_right >= people)
     candidates, mass, size = candidates[allowed], mass[allowed], size[allowed]
     # Per partition, the candidate with the smallest imbalance (ties: the lower threshold).
     order = np.lexsort((candidates, np.abs(2 * mass - size), who[candidates]))
@@ -187,35 +234,52 @@ def _best_cuts(
     return who[candidates][first], values[candidates][first], mass[first]
 
 
+def _left_mass(weights: np.ndarray, new_part: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Running sum of ``weights`` within each partition (rows sorted by partition)."""
+    running = np.cumsum(weights)
+    before = (running - weights)[new_part]
+    return running - np.repeat(before, runs)
+
+
 def _diverse(
     candidates: np.ndarray, who: np.ndarray, values: np.ndarray, sens: np.ndarray, diversity: int
 ) -> np.ndarray:
     """Whether each candidate threshold leaves l distinct values of every sensitive attribute
     on both sides (rows are sorted by partition, then value)."""
-    span = int(values.max(initial=0)) + 2
     ok = np.ones(len(candidates), dtype=bool)
-    at = who[candidates] * span + values[candidates]
-    start = who[candidates] * span
     for column in sens.T:
-        present = np.flatnonzero(column >= 0)
-        pair = who[present] * (int(column.max(initial=0)) + 1) + column[present]
-        order = np.argsort(pair, kind="stable")  # within a pair, rows stay in value order
-        pair, rows = pair[order], present[order]
-        bounds = np.flatnonzero(np.diff(pair, prepend=-1))
-        firsts = rows[bounds]
-        lasts = rows[np.append(bounds[1:], len(rows)) - 1]
-        # A sensitive value is left of threshold t if it first occurs at or before t, and
-        # right of it if it last occurs after t.
-        first_key = np.sort(who[firsts] * span + values[firsts])
-        last_key = np.sort(who[lasts] * span + values[lasts])
-        end = start + span
-        left = np.searchsorted(first_key, at, "right") - np.searchsorted(first_key, start)
-        in_part = np.searchsorted(last_key, end) - np.searchsorted(last_key, start)
-        right = in_part - (
-            np.searchsorted(last_key, at, "right") - np.searchsorted(last_key, start)
-        )
+        left, right = _sides(candidates, who, values, column)
         ok &= (left >= diversity) & (right >= diversity)
     return ok
+
+
+def _sides(
+    candidates: np.ndarray, who: np.ndarray, values: np.ndarray, column: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct non-negative values of ``column`` left and right of each candidate threshold
+    (rows are sorted by partition, then value)."""
+    span = int(values.max(initial=0)) + 2
+    at = who[candidates] * span + values[candidates]
+    start = who[candidates] * span
+    present = np.flatnonzero(column >= 0)
+    if len(present) == 0:  # no value here at all (e.g. no subject with several combinations)
+        none = np.zeros(len(candidates), dtype=np.int64)
+        return none, none
+    pair = who[present] * (int(column.max(initial=0)) + 1) + column[present]
+    order = np.argsort(pair, kind="stable")  # within a pair, rows stay in value order
+    pair, rows = pair[order], present[order]
+    bounds = np.flatnonzero(np.diff(pair, prepend=-1))
+    firsts = rows[bounds]
+    lasts = rows[np.append(bounds[1:], len(rows)) - 1]
+    # A value is left of threshold t if it first occurs at or before t, and right of it if it
+    # last occurs after t.
+    first_key = np.sort(who[firsts] * span + values[firsts])
+    last_key = np.sort(who[lasts] * span + values[lasts])
+    end = start + span
+    left = np.searchsorted(first_key, at, "right") - np.searchsorted(first_key, start)
+    in_part = np.searchsorted(last_key, end) - np.searchsorted(last_key, start)
+    right = in_part - (np.searchsorted(last_key, at, "right") - np.searchsorted(last_key, start))
+    return left, right
 
 
 def _distinct(sens: np.ndarray, mask: np.ndarray) -> list[int]:

@@ -63,11 +63,15 @@ def unicity(
     p: int = 4,
     samples: int = 1000,
     seed: int = 0,
+    min_points: int = 1,
 ) -> float:
     """Share of sampled subjects singled out by ``p`` random points of their own trace.
 
-    Subjects with fewer than ``p`` distinct points use all of theirs. Rows with a null subject,
-    place or time are ignored. Deterministic for a given ``seed``; 0.0 when there are no subjects.
+    Subjects with fewer than ``p`` distinct points use all of theirs. Only subjects with at
+    least ``min_points`` distinct points are sampled (``min_points=p``: the basis "subjects
+    with p points or more"); every subject still counts as a possible match. Rows with a null
+    subject, place or time are ignored. Deterministic for a given ``seed``; 0.0 when no
+    subject qualifies.
     """
     if p < 1 or samples < 1:
         raise ValueError("p and samples must be at least 1")
@@ -83,8 +87,10 @@ def unicity(
     )
 
     rng = np.random.default_rng(seed)
-    n_subjects = subj_ptr.size - 1
-    chosen = rng.choice(n_subjects, size=min(samples, n_subjects), replace=False)
+    eligible = np.flatnonzero(np.diff(subj_ptr) >= min_points)
+    if eligible.size == 0:
+        return 0.0
+    chosen = rng.choice(eligible, size=min(samples, eligible.size), replace=False)
     unique = 0
     for s in chosen:
         own = subj_points[subj_ptr[s] : subj_ptr[s + 1]]

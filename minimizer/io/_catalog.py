@@ -61,10 +61,13 @@ class CatalogMixin:
                 reason="schema_mismatch",
             )
 
-    def apply_retention(self, schema: str, table: str, column: str, cutoff: datetime) -> int:
-        """Delete rows older than ``cutoff`` (or with no time); returns how many went."""
+    def apply_retention(
+        self, schema: str, table: str, column: str, cutoff: datetime, unit: str = ""
+    ) -> int:
+        """Delete rows older than ``cutoff`` (or with no time); returns how many went. With
+        ``unit``, a row's time is the start of a period, and it goes once the period ends."""
         self._require_table(schema, table, column)
-        sql = retention_sql(schema, table, column, self.dialect)
+        sql = retention_sql(schema, table, column, self.dialect, unit)
         return self._delete(schema, table, column, sql, [as_utc(cutoff)])
 
     def tables(self) -> list[tuple[str, str]]:

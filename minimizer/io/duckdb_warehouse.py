@@ -3,6 +3,11 @@
 A load is one DuckDB transaction (DDL included): tables are recreated from the Arrow schema
 through the type table and filled with ``INSERT ... SELECT ... FROM read_parquet([...])``, so
 an empty load still creates a typed, empty table. The session runs in UTC.
+
+The file is attached under a fixed catalogue alias (``DUCKDB_CATALOG``): DuckDB names a file's
+catalogue after the file, so ``churn_analysis.duckdb`` would make every
+``churn_analysis.<table>`` ambiguous. Driver errors become `WarehouseError` in one place,
+:func:`_error`.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
@@ -21,11 +27,15 @@ from minimizer.io.warehouse import (
     AUDIT_SCHEMA,
     AUDIT_TABLE,
     DIALECTS,
+    DUCKDB_CATALOG,
+    REGISTRY_TABLE,
     Execute,
+    Step,
     TableLoad,
     WarehouseError,
     WarehouseLockedError,
     as_utc,
+    audit_after_load,
     audit_ddl,
     audit_params,
     audit_select_sql,
@@ -37,10 +47,14 @@ from minimizer.io.warehouse import (
     delete_values_sql,
     frame_from_arrow,
     ident,
+    literal,
     parse_audit_json,
     qualified,
     range_delete_sql,
+    registry_statements,
     retention_sql,
+    safe_detail,
+    statement_of,
 )
 
 __all__ = ["DuckDBWarehouse"]
@@ -63,17 +77,56 @@ _TABLES_SQL = (
 )
 
 
+# Driver errors whose message names only catalogue objects and types, never a value.
+_SAFE_ERRORS: tuple[type[duckdb.Error], ...] = (
+    duckdb.BinderException,
+    duckdb.CatalogException,
+    duckdb.TransactionException,
+    duckdb.OutOfMemoryException,
+    duckdb.PermissionException,
+)
+
+
+def _error(
+    exc: duckdb.Error, message: str, *, reason: str, step: Step | None = None
+) -> WarehouseError:
+    """The one mapping of DuckDB errors: the driver's message is shown when it can hold no
+    value (binder, catalogue, transaction errors); any other is named by its type, with the
+    statement, table and column that failed."""
+    step = step or Step()
+    return WarehouseError(
+        message,
+        schema=step.schema,
+        table=step.table,
+        column=step.column,
+        statement=step.statement,
+        reason=reason,
+        cause=type(exc).__name__,
+        detail=safe_detail(str(exc)) if isinstance(exc, _SAFE_ERRORS) else None,
+    )
+
+
+def _attach(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    try:
+        target = ":memory:" if str(path) == ":memory:" else str(path)
+        con.execute(f"ATTACH {literal(target)} AS {ident(DUCKDB_CATALOG, _D)}")
+        con.execute(f"USE {ident(DUCKDB_CATALOG, _D)}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def _connect(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + lock_timeout
     while True:
         try:
-            return duckdb.connect(str(path))
+            return _attach(path)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
-                raise WarehouseError(
-                    "DuckDB warehouse cannot be opened",
-                    reason="unreadable",
-                    cause=type(exc).__name__,
+                raise _error(
+                    exc, "DuckDB warehouse cannot be opened", reason="unreadable"
                 ) from None
             if time.monotonic() >= deadline:
                 raise WarehouseLockedError(
@@ -82,9 +135,7 @@ def _connect(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnection:
                 ) from None
             time.sleep(_LOCK_RETRY_SECONDS)
         except duckdb.Error as exc:
-            raise WarehouseError(
-                "DuckDB warehouse cannot be opened", reason="unreadable", cause=type(exc).__name__
-            ) from None
+            raise _error(exc, "DuckDB warehouse cannot be opened", reason="unreadable") from None
 
 
 class DuckDBWarehouse(CatalogMixin):
@@ -133,10 +184,18 @@ class DuckDBWarehouse(CatalogMixin):
     def _ensure_audit(self) -> None:
         if self._audit_ready:
             return
-        if not self._columns(AUDIT_SCHEMA, AUDIT_TABLE):
-            with self._transaction():
-                for sql in audit_ddl(_D):
-                    self._fetch(sql)
+        if not self._columns(AUDIT_SCHEMA, AUDIT_TABLE) or not self._columns(
+            AUDIT_SCHEMA, REGISTRY_TABLE
+        ):
+            try:
+                with self._transaction():
+                    for sql in audit_ddl(_D):
+                        self._fetch(sql)
+            except duckdb.Error as exc:
+                step = Step(schema=AUDIT_SCHEMA).at("create audit tables")
+                raise _error(
+                    exc, "audit tables cannot be created", reason="audit_failed", step=step
+                ) from None
         self._audit_ready = True
 
     # ------------------------------------------------------------ writing
@@ -144,51 +203,62 @@ class DuckDBWarehouse(CatalogMixin):
     def load(
         self, schema: str, tables: Sequence[TableLoad], audit: Mapping[str, object]
     ) -> dict[str, int]:
-        """Load every table, apply retention and record the audit row in one transaction.
-        Returns the rows of each table after the load. On any failure nothing changes."""
-        params = audit_params(audit)
+        """Load every table, apply retention, register the tables and record the audit row
+        (with the rows each table then holds) in one transaction. Returns those rows per
+        table. On any failure nothing changes."""
+        audit_params(audit)  # a malformed audit row fails before anything runs
         check_loads(schema, tables, _D)
         self._ensure_audit()
-        current: str | None = None
+        step = Step(schema=schema)
         counts: dict[str, int] = {}
         try:
             with self._transaction():
                 self._fetch(f"CREATE SCHEMA IF NOT EXISTS {ident(schema, _D)}")
                 for load in tables:
-                    current = load.table
-                    self._load_table(schema, load)
+                    self._load_table(schema, load, step)
                 for load in tables:
-                    current = load.table
                     if load.retention_column is not None and load.retention_cutoff is not None:
-                        sql = retention_sql(schema, load.table, load.retention_column, _D)
+                        step.at("retention delete", load.table, load.retention_column)
+                        sql = retention_sql(
+                            schema, load.table, load.retention_column, _D, load.retention_unit
+                        )
                         self._fetch(sql, [as_utc(load.retention_cutoff)])
+                    step.at("count", load.table)
                     counts[load.table] = int(self._fetch(count_sql(schema, load.table, _D))[0][0])
-                current = None
-                self._fetch(audit_upsert_sql(_D), params)
+                run_id, at = str(audit["run_id"]), datetime.now(UTC)
+                for load in tables:
+                    step.at("registry upsert", load.table)
+                    for sql, params in registry_statements(schema, load, run_id, at, _D):
+                        self._fetch(sql, params)
+                step.at("audit upsert", f"{AUDIT_SCHEMA}.{AUDIT_TABLE}")
+                self._fetch(audit_upsert_sql(_D), audit_params(audit_after_load(audit, counts)))
         except duckdb.Error as exc:
-            raise WarehouseError(
+            raise _error(
+                exc,
                 "load failed; the warehouse keeps its previous contents",
-                schema=schema,
-                table=current,
                 reason="load_failed",
-                cause=type(exc).__name__,
+                step=step,
             ) from None
         return counts
 
-    def _load_table(self, schema: str, load: TableLoad) -> None:
+    def _load_table(self, schema: str, load: TableLoad, step: Step) -> None:
+        step.at("create table", load.table)
         for sql in create_table_sql(schema, load, _D):
             self._fetch(sql)
         if load.mode == "replace_range":
             self._check_same_columns(schema, load)
+            step.at("range delete", load.table, load.range_column)
             bounds = [as_utc(load.range_start), as_utc(load.range_end)]  # type: ignore[arg-type]
             self._fetch(range_delete_sql(schema, load, _D), bounds)
         if load.files:
+            step.at("insert from staged files", load.table)
             columns = ", ".join(ident(name, _D) for name in load.schema.names)
             self._fetch(
                 f"INSERT INTO {qualified(schema, load.table, _D)} ({columns})"
                 f" SELECT {columns} FROM read_parquet(?)",
                 [[str(path) for path in load.files]],
             )
+        step.at("comment", load.table)
         for sql in comment_sql(schema, load.table, load.comments, load.table_comment, _D):
             self._fetch(sql)
 
@@ -200,12 +270,8 @@ class DuckDBWarehouse(CatalogMixin):
             with self._transaction():
                 self._fetch(audit_upsert_sql(_D), params)
         except duckdb.Error as exc:
-            raise WarehouseError(
-                "audit record failed",
-                table=f"{AUDIT_SCHEMA}.{AUDIT_TABLE}",
-                reason="audit_failed",
-                cause=type(exc).__name__,
-            ) from None
+            step = Step(schema=AUDIT_SCHEMA).at("audit upsert", AUDIT_TABLE)
+            raise _error(exc, "audit record failed", reason="audit_failed", step=step) from None
 
     def delete_rows(self, schema: str, table: str, column: str, values: Sequence[str]) -> int:
         """Erasure: delete the rows whose ``column`` (as text) is one of ``values``."""
@@ -221,31 +287,29 @@ class DuckDBWarehouse(CatalogMixin):
             with self._transaction():
                 return int(self._fetch(sql, params)[0][0])  # DuckDB returns the count
         except duckdb.Error as exc:
-            raise WarehouseError(
-                "delete failed",
-                schema=schema,
-                table=table,
-                column=column,
-                reason="delete_failed",
-                cause=type(exc).__name__,
-            ) from None
+            step = Step(schema=schema).at("delete", table, column)
+            raise _error(exc, "delete failed", reason="delete_failed", step=step) from None
 
     @contextmanager
     def atomic(self) -> Iterator[Execute]:
         """One transaction for work spanning schemas (erasure, re-keying): every statement run
         through the yielded function commits together, or none does (any exception rolls back)."""
 
+        step = Step()
+
         def execute(sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+            step.statement = statement_of(sql)
             return self._fetch(sql, list(params) or None)
 
         try:
             with self._transaction():
                 yield execute
         except duckdb.Error as exc:
-            raise WarehouseError(
+            raise _error(
+                exc,
                 "transaction failed; nothing was changed",
                 reason="transaction_failed",
-                cause=type(exc).__name__,
+                step=step,
             ) from None
 
     # ------------------------------------------------------------ reading
@@ -269,7 +333,5 @@ class DuckDBWarehouse(CatalogMixin):
         try:
             relation = self._con.sql(sql)
         except duckdb.Error as exc:
-            raise WarehouseError(
-                "query failed", reason="query_failed", cause=type(exc).__name__
-            ) from exc
+            raise _error(exc, "query failed", reason="query_failed") from None
         return pd.DataFrame() if relation is None else frame_from_arrow(relation.to_arrow_table())

@@ -4,6 +4,7 @@ Tables are dropped and recreated from the Arrow schema through the type table, a
 with ``COPY ... FROM STDIN (FORMAT csv, HEADER true)``: Parquet record batches are written as
 CSV by pyarrow into a buffer, batch by batch, with no per-row Python. Loads of one purpose
 serialise on an advisory lock; the session runs in UTC with standard conforming strings.
+Driver errors become `WarehouseError` in one place, :func:`_error`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Self
 
 import pandas as pd
@@ -24,10 +26,13 @@ from minimizer.io.warehouse import (
     AUDIT_SCHEMA,
     AUDIT_TABLE,
     DIALECTS,
+    REGISTRY_TABLE,
     Execute,
+    Step,
     TableLoad,
     WarehouseError,
     as_utc,
+    audit_after_load,
     audit_ddl,
     audit_params,
     audit_select_sql,
@@ -42,7 +47,10 @@ from minimizer.io.warehouse import (
     parse_audit_json,
     qualified,
     range_delete_sql,
+    registry_statements,
     retention_sql,
+    safe_detail,
+    statement_of,
 )
 
 __all__ = ["PostgresWarehouse"]
@@ -74,9 +82,53 @@ _TABLES_SQL = (
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 
 
+# SQLSTATEs whose primary message names only objects, types and operators, never a value
+# (invalid_text_representation, unique_violation, ... quote values: they are summarised).
+_SAFE_STATES = frozenset(
+    {
+        "42P01",  # undefined_table
+        "42703",  # undefined_column
+        "42883",  # undefined_function (also: operator does not exist)
+        "42704",  # undefined_object
+        "3F000",  # invalid_schema_name
+        "42P06",  # duplicate_schema
+        "42P07",  # duplicate_table
+        "42701",  # duplicate_column
+        "42804",  # datatype_mismatch
+        "42P18",  # indeterminate_datatype
+        "42501",  # insufficient_privilege
+        "25006",  # read_only_sql_transaction
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available
+        "57014",  # query_canceled
+        "53100",  # disk_full
+    }
+)
+
+
 def _cause(exc: psycopg.Error) -> str:
-    # The server's message can quote a failing value: keep the class and the SQLSTATE only.
+    # The class and the SQLSTATE; the message itself only through _error's allow-list.
     return f"{type(exc).__name__}/{exc.sqlstate}" if exc.sqlstate else type(exc).__name__
+
+
+def _error(
+    exc: psycopg.Error, message: str, *, reason: str, step: Step | None = None
+) -> WarehouseError:
+    """The one mapping of PostgreSQL errors: the server's primary message is shown for the
+    SQLSTATEs that can hold no value; any other is named by class and SQLSTATE, with the
+    statement, table and column that failed (never the DETAIL, which quotes rows)."""
+    step = step or Step()
+    primary = exc.diag.message_primary if exc.sqlstate in _SAFE_STATES else None
+    return WarehouseError(
+        message,
+        schema=step.schema,
+        table=step.table,
+        column=step.column,
+        statement=step.statement,
+        reason=reason,
+        cause=_cause(exc),
+        detail=safe_detail(primary) if primary else None,
+    )
 
 
 class PostgresWarehouse(CatalogMixin):
@@ -99,10 +151,8 @@ class PostgresWarehouse(CatalogMixin):
                 options=_SESSION_OPTIONS,
             )
         except psycopg.Error as exc:
-            # Never echo the URL: it may carry a password.
-            raise WarehouseError(
-                "PostgreSQL warehouse unreachable", reason="unreachable", cause=_cause(exc)
-            ) from None
+            # Never echo the URL: it may carry a password (no connection error is on the list).
+            raise _error(exc, "PostgreSQL warehouse unreachable", reason="unreachable") from None
         # JSON comes back as text, as from DuckDB; audit_runs parses it for both.
         for json_type in ("json", "jsonb"):
             self._con.adapters.register_loader(json_type, TextLoader)
@@ -135,15 +185,15 @@ class PostgresWarehouse(CatalogMixin):
         try:
             with self._transaction() as cursor:
                 cursor.execute(_LOCK_SQL, [AUDIT_SCHEMA])
-                if not self._columns(AUDIT_SCHEMA, AUDIT_TABLE):
+                if not self._columns(AUDIT_SCHEMA, AUDIT_TABLE) or not self._columns(
+                    AUDIT_SCHEMA, REGISTRY_TABLE
+                ):
                     for sql in audit_ddl(_D):
                         cursor.execute(sql)
         except psycopg.Error as exc:
-            raise WarehouseError(
-                "audit table cannot be created",
-                table=f"{AUDIT_SCHEMA}.{AUDIT_TABLE}",
-                reason="audit_failed",
-                cause=_cause(exc),
+            step = Step(schema=AUDIT_SCHEMA).at("create audit tables")
+            raise _error(
+                exc, "audit tables cannot be created", reason="audit_failed", step=step
             ) from None
         self._audit_ready = True
 
@@ -152,50 +202,63 @@ class PostgresWarehouse(CatalogMixin):
     def load(
         self, schema: str, tables: Sequence[TableLoad], audit: Mapping[str, object]
     ) -> dict[str, int]:
-        """Load every table, apply retention and record the audit row in one transaction.
-        Returns the rows of each table after the load. On any failure nothing changes."""
-        params = audit_params(audit)
+        """Load every table, apply retention, register the tables and record the audit row
+        (with the rows each table then holds) in one transaction. Returns those rows per
+        table. On any failure nothing changes."""
+        audit_params(audit)  # a malformed audit row fails before anything runs
         check_loads(schema, tables, _D)
         self._ensure_audit()
-        current: str | None = None
+        step = Step(schema=schema)
         counts: dict[str, int] = {}
         try:
             with self._transaction() as cursor:
+                step.at("lock")
                 cursor.execute(_LOCK_SQL, [schema])
+                step.at("create schema")
                 cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema, _D)}")
                 for load in tables:
-                    current = load.table
-                    self._load_table(cursor, schema, load)
+                    self._load_table(cursor, schema, load, step)
                 for load in tables:
-                    current = load.table
                     if load.retention_column is not None and load.retention_cutoff is not None:
-                        sql = retention_sql(schema, load.table, load.retention_column, _D)
+                        step.at("retention delete", load.table, load.retention_column)
+                        sql = retention_sql(
+                            schema, load.table, load.retention_column, _D, load.retention_unit
+                        )
                         cursor.execute(sql, [as_utc(load.retention_cutoff)])
+                    step.at("count", load.table)
                     cursor.execute(count_sql(schema, load.table, _D))
                     counts[load.table] = int(cursor.fetchone()[0])  # type: ignore[index]
-                current = None
-                cursor.execute(audit_upsert_sql(_D), params)
+                run_id, at = str(audit["run_id"]), datetime.now(UTC)
+                for load in tables:
+                    step.at("registry upsert", load.table)
+                    for sql, params in registry_statements(schema, load, run_id, at, _D):
+                        cursor.execute(sql, params)
+                step.at("audit upsert", f"{AUDIT_SCHEMA}.{AUDIT_TABLE}")
+                cursor.execute(audit_upsert_sql(_D), audit_params(audit_after_load(audit, counts)))
         except psycopg.Error as exc:
-            raise WarehouseError(
+            raise _error(
+                exc,
                 "load failed; the warehouse keeps its previous contents",
-                schema=schema,
-                table=current,
                 reason="load_failed",
-                cause=_cause(exc),
+                step=step,
             ) from None
         return counts
 
     def _load_table(
-        self, cursor: psycopg.Cursor[tuple[object, ...]], schema: str, load: TableLoad
+        self, cursor: psycopg.Cursor[tuple[object, ...]], schema: str, load: TableLoad, step: Step
     ) -> None:
+        step.at("create table", load.table)
         for sql in create_table_sql(schema, load, _D):
             cursor.execute(sql)
         if load.mode == "replace_range":
             self._check_same_columns(schema, load)
+            step.at("range delete", load.table, load.range_column)
             bounds = [as_utc(load.range_start), as_utc(load.range_end)]  # type: ignore[arg-type]
             cursor.execute(range_delete_sql(schema, load, _D), bounds)
         if load.files:
+            step.at("copy from staged files", load.table)
             self._copy(cursor, schema, load)
+        step.at("comment", load.table)
         for sql in comment_sql(schema, load.table, load.comments, load.table_comment, _D):
             cursor.execute(sql)
 
@@ -227,12 +290,8 @@ class PostgresWarehouse(CatalogMixin):
             with self._transaction() as cursor:
                 cursor.execute(audit_upsert_sql(_D), params)
         except psycopg.Error as exc:
-            raise WarehouseError(
-                "audit record failed",
-                table=f"{AUDIT_SCHEMA}.{AUDIT_TABLE}",
-                reason="audit_failed",
-                cause=_cause(exc),
-            ) from None
+            step = Step(schema=AUDIT_SCHEMA).at("audit upsert", AUDIT_TABLE)
+            raise _error(exc, "audit record failed", reason="audit_failed", step=step) from None
 
     def delete_rows(self, schema: str, table: str, column: str, values: Sequence[str]) -> int:
         """Erasure: delete the rows whose ``column`` (as text) is one of ``values``."""
@@ -248,23 +307,19 @@ class PostgresWarehouse(CatalogMixin):
                 cursor.execute(sql, params)
                 return cursor.rowcount
         except psycopg.Error as exc:
-            raise WarehouseError(
-                "delete failed",
-                schema=schema,
-                table=table,
-                column=column,
-                reason="delete_failed",
-                cause=_cause(exc),
-            ) from None
+            step = Step(schema=schema).at("delete", table, column)
+            raise _error(exc, "delete failed", reason="delete_failed", step=step) from None
 
     @contextmanager
     def atomic(self) -> Iterator[Execute]:
         """One transaction for work spanning schemas (erasure, re-keying): every statement run
         through the yielded function commits together, or none does (any exception rolls back)."""
+        step = Step()
         try:
             with self._transaction() as cursor:
 
                 def execute(sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+                    step.statement = statement_of(sql)
                     cursor.execute(sql, list(params) or None)
                     if cursor.description is not None:
                         return cursor.fetchall()
@@ -272,10 +327,11 @@ class PostgresWarehouse(CatalogMixin):
 
                 yield execute
         except psycopg.Error as exc:
-            raise WarehouseError(
+            raise _error(
+                exc,
                 "transaction failed; nothing was changed",
                 reason="transaction_failed",
-                cause=_cause(exc),
+                step=step,
             ) from None
 
     # ------------------------------------------------------------ reading
@@ -302,4 +358,4 @@ class PostgresWarehouse(CatalogMixin):
         try:
             return self._frame(sql)
         except psycopg.Error as exc:
-            raise WarehouseError("query failed", reason="query_failed", cause=_cause(exc)) from exc
+            raise _error(exc, "query failed", reason="query_failed") from None

@@ -27,6 +27,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from minimizer.errors import MinimizerError
+from minimizer.policy import RESERVED_SCHEMAS as POLICY_RESERVED_SCHEMAS
+from minimizer.policy import reserved_name
 
 __all__ = [
     "ARROW_TYPES",
@@ -34,17 +36,44 @@ __all__ = [
     "AUDIT_SCHEMA",
     "AUDIT_TABLE",
     "DIALECTS",
+    "DUCKDB_CATALOG",
+    "REGISTRY_TABLE",
+    "RESERVED_SCHEMAS",
+    "RESERVED_TABLES",
     "Dialect",
     "Execute",
+    "Step",
     "TableLoad",
     "Warehouse",
     "WarehouseError",
     "WarehouseLockedError",
+    "check_schema_name",
+    "is_reserved_schema",
     "open_warehouse",
 ]
 
 AUDIT_SCHEMA = "minimizer_audit"
 AUDIT_TABLE = "runs"
+# The warehouse's own registry of every purpose, table, token scheme and guarantee it loaded,
+# written in each load's transaction: erasure reaches them without the policy files.
+REGISTRY_TABLE = "loaded_tables"
+# The catalogue alias a DuckDB file is attached under, so that a file named like a purpose
+# (churn_analysis.duckdb) cannot make ``churn_analysis.customers`` ambiguous.
+DUCKDB_CATALOG = "minimizer_warehouse"
+
+# Tables of the audit schema (the rights package adds its two there).
+RESERVED_TABLES = frozenset({AUDIT_TABLE, REGISTRY_TABLE, "erasures", "suppressed_subjects"})
+# Schema names a purpose can never take come from one list, the policy's (minimizer's audit
+# schema, the engines' own schemas, the default schemas other software shares, every
+# ``minimizer_`` and ``pg_`` prefix), plus the catalogues a DuckDB session holds besides the
+# warehouse: a schema named like one of them is an ambiguous reference.
+_SESSION_CATALOGUES = frozenset({"memory", "system", "temp", DUCKDB_CATALOG})
+RESERVED_SCHEMAS = POLICY_RESERVED_SCHEMAS | _SESSION_CATALOGUES
+
+
+def is_reserved_schema(name: str) -> bool:
+    """True for a schema name a purpose may not use (the loader refuses it)."""
+    return reserved_name("schema", name) is not None or name.casefold() in _SESSION_CATALOGUES
 
 
 @dataclass(eq=False)  # identity equality and hashing, as for any exception
@@ -59,6 +88,8 @@ class WarehouseError(MinimizerError):
     reason: str = "warehouse"
     count: int | None = None
     cause: str | None = None
+    statement: str | None = None  # which statement failed: "retention delete", "insert", ...
+    detail: str | None = None  # the driver's own message, only when it can hold no value
 
     def __post_init__(self) -> None:
         super().__init__(str(self))
@@ -68,12 +99,14 @@ class WarehouseError(MinimizerError):
             ("schema", self.schema),
             ("table", self.table),
             ("column", self.column),
+            ("statement", self.statement),
             ("reason", self.reason),
             ("count", self.count),
             ("cause", self.cause),
         )
         described = ", ".join(f"{k}={v}" for k, v in context if v is not None)
-        return f"{self.message} [{described}]"
+        said = f": {self.detail}" if self.detail else ""
+        return f"{self.message}{said} [{described}]"
 
 
 @dataclass(eq=False)
@@ -105,6 +138,12 @@ class TableLoad:
     range_end: datetime | None = None
     retention_column: str | None = None
     retention_cutoff: datetime | None = None
+    # The unit the retention column is truncated to ("" = exact): its rows are periods.
+    retention_unit: str = ""
+    # Entries of the warehouse's registry for this table (entry key -> JSON-able spec): which
+    # columns hold subject tokens under which scheme, which guarantees hold. A replace load
+    # replaces the table's entries; a range load adds to them (older rows keep their scheme).
+    registry: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = set(self.schema.names)
@@ -129,6 +168,34 @@ class TableLoad:
             raise WarehouseError("; ".join(problems), table=self.table, reason="invalid_load")
 
 
+@dataclass
+class Step:
+    """The statement a warehouse is running, named for the error should it fail: the
+    driver's message is shown only when it can hold no value (see each backend's ``_error``)."""
+
+    statement: str | None = None
+    schema: str | None = None
+    table: str | None = None
+    column: str | None = None
+
+    def at(self, statement: str, table: str | None = None, column: str | None = None) -> Step:
+        self.statement, self.table, self.column = statement, table, column
+        return self
+
+
+def statement_of(sql: str) -> str:
+    """What kind of statement a SQL text is, for an error: its first two words, lower case
+    (``delete from``, ``update "churn_analysis"``: names only, never a bound value)."""
+    return " ".join(sql.split()[:2]).lower()[:60]
+
+
+def safe_detail(text: str) -> str:
+    """A driver message fit to show: its first paragraph only (DuckDB appends the statement
+    text after ``LINE n:``), on one line, at most 300 characters."""
+    first = text.split("\nLINE ")[0].split("\n\n")[0]
+    return " ".join(first.split())[:300]
+
+
 # What ``Warehouse.atomic()`` yields: run one statement (target placeholders, bound values) inside
 # the open transaction and get its rows. A DELETE/UPDATE/INSERT without RETURNING gives
 # ``[(rows affected,)]``; DDL gives ``[]``.
@@ -146,7 +213,9 @@ class Warehouse(Protocol):
     ) -> dict[str, int]: ...
     def record_audit(self, audit: Mapping[str, object]) -> None: ...
     def delete_rows(self, schema: str, table: str, column: str, values: Sequence[str]) -> int: ...
-    def apply_retention(self, schema: str, table: str, column: str, cutoff: datetime) -> int: ...
+    def apply_retention(
+        self, schema: str, table: str, column: str, cutoff: datetime, unit: str = ""
+    ) -> int: ...
     def atomic(self) -> AbstractContextManager[Execute]: ...
     def tables(self) -> list[tuple[str, str]]: ...
     def read(self, schema: str, table: str) -> pd.DataFrame: ...
@@ -198,14 +267,18 @@ AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("run_id", "text", "Unique id of the minimizer run (primary key)."),
     ("purpose", "text", "Purpose id of the policy; also the schema the run loaded."),
     ("policy_sha256", "text", "SHA-256 of the policy file the run applied."),
-    ("status", "text", "Outcome of the run, for example success or failed."),
+    ("status", "text", "loaded (a load) or rekeyed (keys rekey); failed runs load nothing."),
     ("started_at", "timestamptz", "When the run started (UTC)."),
     ("finished_at", "timestamptz", "When the run finished (UTC)."),
     ("key_version", "integer", "Version of the pseudonymisation key; the key is never stored."),
     ("rows_in", "json", "Rows read, per source."),
-    ("rows_out", "json", "Rows loaded, per table."),
-    ("dropped_columns", "json", "Source columns not named by the policy, dropped, per source."),
-    ("schema_drift", "json", "Columns new in a source since the policy was written, per source."),
+    ("rows_out", "json", "Rows the run loaded, per source (rekeyed: tokens moved)."),
+    ("dropped_columns", "json", "Source columns not published as they are, per source."),
+    (
+        "schema_drift",
+        "json",
+        "Every source column the policy does not name (not read), per source.",
+    ),
     ("details", "json", "Guarantee and gate figures of the run: counts, never values."),
 )
 _AUDIT_TABLE_COMMENT = "One row per minimizer run: what was read, dropped and loaded, and why."
@@ -310,11 +383,33 @@ def range_delete_sql(schema: str, load: TableLoad, dialect: Dialect) -> str:
     )
 
 
-def retention_sql(schema: str, table: str, column: str, dialect: Dialect) -> str:
+# How long a published period lasts, per truncation unit; the same SQL in both dialects.
+RETENTION_SPANS = {
+    "hour": "1 hour",
+    "day": "1 day",
+    "week": "7 days",
+    "month": "1 month",
+    "quarter": "3 months",
+    "year": "1 year",
+}
+
+
+def retention_sql(schema: str, table: str, column: str, dialect: Dialect, unit: str = "") -> str:
     """Rows older than the cutoff go, and so do rows with no time: their age cannot be shown
-    to be within retention, so keeping them would keep them forever."""
+    to be within retention, so keeping them would keep them forever.
+
+    A column truncated to ``unit`` holds the start of a period: a row goes only when its whole
+    period lies before the cutoff (a month whose end is at or before it), never because its
+    period began before it (December's rows are not deleted because their quarter began in
+    October)."""
     col = ident(column, dialect)
     name = qualified(schema, table, dialect)
+    if unit:
+        span = RETENTION_SPANS[unit]
+        return (
+            f"DELETE FROM {name} WHERE {col} + INTERVAL '{span}' <= {dialect.param}"
+            f" OR {col} IS NULL"
+        )
     return f"DELETE FROM {name} WHERE {col} < {dialect.param} OR {col} IS NULL"
 
 
@@ -344,7 +439,77 @@ def audit_ddl(dialect: Dialect) -> list[str]:
         f"CREATE SCHEMA IF NOT EXISTS {ident(AUDIT_SCHEMA, dialect)}",
         f"CREATE TABLE IF NOT EXISTS {name} ({columns})",
         *comment_sql(AUDIT_SCHEMA, AUDIT_TABLE, comments, _AUDIT_TABLE_COMMENT, dialect),
+        *registry_ddl(dialect),
     ]
+
+
+# The registry: (column, logical type, comment); (purpose, table_name, entry) is the key.
+REGISTRY_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("purpose", "text", "Purpose id: the schema the table lives in."),
+    ("table_name", "text", "A table minimizer loaded into that schema."),
+    ("entry", "text", "What is registered: the table, a subject column, a guarantee."),
+    ("spec", "json", "Its description: token scheme, guarantee parameters; never a value."),
+    ("first_loaded", "timestamptz", "First load that registered the entry (UTC)."),
+    ("last_loaded", "timestamptz", "Latest load that registered the entry (UTC)."),
+    ("run_id", "text", "The run of the latest load."),
+)
+_REGISTRY_COMMENT = (
+    "Every purpose, table, token scheme and guarantee minimizer ever loaded here: erasure and"
+    " re-keying reach them without the policy files."
+)
+TABLE_ENTRY = "table"  # the entry every loaded table has
+
+
+def registry_ddl(dialect: Dialect) -> list[str]:
+    name = qualified(AUDIT_SCHEMA, REGISTRY_TABLE, dialect)
+    columns = ", ".join(
+        f"{ident(col, dialect)} {_AUDIT_TYPES[kind][dialect.name]}"
+        for col, kind, _ in REGISTRY_COLUMNS
+    )
+    comments = {col: text for col, _, text in REGISTRY_COLUMNS}
+    return [
+        f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY (purpose, table_name, entry))",
+        *comment_sql(AUDIT_SCHEMA, REGISTRY_TABLE, comments, _REGISTRY_COMMENT, dialect),
+    ]
+
+
+def registry_statements(
+    schema: str, load: TableLoad, run_id: str, at: datetime, dialect: Dialect
+) -> list[tuple[str, list[object]]]:
+    """The registry writes of one table load: upsert its entries; a replace load also drops
+    the entries the table no longer has."""
+    p = dialect.param
+    name = qualified(AUDIT_SCHEMA, REGISTRY_TABLE, dialect)
+    json_type = _AUDIT_TYPES["json"][dialect.name]
+    stamp = _AUDIT_TYPES["timestamptz"][dialect.name]
+    entries = {TABLE_ENTRY: {}, **{k: dict(v) for k, v in load.registry.items()}}
+    upsert = (
+        f"INSERT INTO {name} (purpose, table_name, entry, spec, first_loaded, last_loaded,"
+        f" run_id) VALUES ({p}, {p}, {p}, CAST({p} AS {json_type}), CAST({p} AS {stamp}),"
+        f" CAST({p} AS {stamp}), {p}) ON CONFLICT (purpose, table_name, entry) DO UPDATE SET"
+        " spec = EXCLUDED.spec, last_loaded = EXCLUDED.last_loaded, run_id = EXCLUDED.run_id"
+    )
+    statements: list[tuple[str, list[object]]] = []
+    if load.mode == "replace":
+        statements.append(
+            (
+                f"DELETE FROM {name} WHERE purpose = {p} AND table_name = {p}"
+                f" AND entry NOT IN (SELECT UNNEST(CAST({p} AS TEXT[])))",
+                [schema, load.table, sorted(entries)],
+            )
+        )
+    for entry, spec in sorted(entries.items()):
+        text = json.dumps(spec, sort_keys=True, default=str)
+        statements.append((upsert, [schema, load.table, entry, text, at, at, run_id]))
+    return statements
+
+
+def registry_select_sql(dialect: Dialect) -> str:
+    """Every registry entry as (purpose, table_name, entry, spec as text)."""
+    return (
+        f"SELECT purpose, table_name, entry, CAST(spec AS TEXT)"
+        f" FROM {qualified(AUDIT_SCHEMA, REGISTRY_TABLE, dialect)} ORDER BY 1, 2, 3"
+    )
 
 
 def audit_upsert_sql(dialect: Dialect) -> str:
@@ -366,6 +531,14 @@ def audit_select_sql(dialect: Dialect, *, by_purpose: bool) -> str:
     where = f" WHERE {ident('purpose', dialect)} = {dialect.param}" if by_purpose else ""
     name = qualified(AUDIT_SCHEMA, AUDIT_TABLE, dialect)
     return f"SELECT * FROM {name}{where} ORDER BY started_at, run_id"
+
+
+def audit_after_load(audit: Mapping[str, object], counts: Mapping[str, int]) -> dict[str, object]:
+    """The audit row of a load with the rows each table holds once loaded and retention ran,
+    so the processing record always equals the tables."""
+    rows_out = audit.get("rows_out")
+    before = dict(rows_out) if isinstance(rows_out, Mapping) else {}
+    return {**audit, "rows_out": {**before, **counts}}
 
 
 def audit_params(audit: Mapping[str, object]) -> list[object]:
@@ -431,9 +604,22 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def check_schema_name(schema: str, dialect: Dialect) -> None:
+    """A purpose schema the loader may write: never the audit schema or a system schema."""
+    ident(schema, dialect)
+    if is_reserved_schema(schema):
+        raise WarehouseError(
+            f"{schema!r} is a reserved schema name (minimizer's audit schema, a system schema or"
+            " a shared default schema); a purpose can never load into it: rename the purpose."
+            f" Reserved: {', '.join(sorted(RESERVED_SCHEMAS))} and the prefixes minimizer_, pg_",
+            schema=schema,
+            reason="reserved_name",
+        )
+
+
 def check_loads(schema: str, tables: Sequence[TableLoad], dialect: Dialect) -> None:
     """Every check that needs no database, run before a load's transaction opens."""
-    ident(schema, dialect)
+    check_schema_name(schema, dialect)
     names = [load.table for load in tables]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

@@ -42,6 +42,7 @@ from minimizer.pipeline import (
     time_output,
 )
 from minimizer.policy import Policy
+from minimizer.retention import retention_unit
 from minimizer.transforms import TransformContext
 
 __all__ = ["RAW", "check", "enforce_retention", "extract", "load", "minimise"]
@@ -146,8 +147,10 @@ def enforce_retention(policy: Policy, report: RunReport, warehouse: Warehouse) -
     for name, spec in policy.sources.items():
         column = time_output(spec)
         if column is not None and (policy.purpose, name) in existing:
+            rep = report.sources.get(name)
+            unit = retention_unit(spec, column, rep.measures if rep is not None else {})
             deleted[name] = warehouse.apply_retention(
-                policy.purpose, name, column, report.retention_cutoff
+                policy.purpose, name, column, report.retention_cutoff, unit
             )
     report.guarantees["retention_enforced"] = {
         "cutoff": report.retention_cutoff.isoformat(),

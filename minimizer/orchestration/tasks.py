@@ -120,7 +120,7 @@ def _hooks(policy: Policy, keyring: KeyRing, warehouse: Warehouse, env: Environm
     for name in _FEATURE_MODULES:
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
-    setting = service.RunSetting(policy, keyring, warehouse, env.artifacts)
+    setting = service.RunSetting(policy, keyring, warehouse, env.artifacts, _sources(env))
     return service.build_hooks(setting)
 
 
@@ -243,6 +243,11 @@ def cleanup(run: Run, env: Environment, purpose: str) -> dict[str, Any]:
                 report.finished_at = datetime.now(UTC)
             _record(env.artifacts, report)
             recorded = report.status
+    if where.is_dir():
+        from minimizer.lineage.airflow import emit_staged_run
+
+        # OpenLineage START and COMPLETE/FAIL through the provider, however the run ended.
+        emit_staged_run(run.policy, where, warehouse=env.warehouse, sources=_sources(env))
     files = 0
     if where.is_dir():
         files = sum(1 for p in where.rglob("*") if p.is_file())

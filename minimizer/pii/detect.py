@@ -12,57 +12,88 @@ Registration order below is the priority order used by :func:`minimizer.pii.scru
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Iterable
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from minimizer.pii import patterns, validators
-from minimizer.pii.registry import DETECTORS, Detector, accept_all, detector, resolve
-from minimizer.pii.text import Mask, UniqueText
+from minimizer.pii import national_ids, patterns, phones, validators
+from minimizer.pii.hints import re2_hint
+from minimizer.pii.normalisation import normalise
+from minimizer.pii.registry import (
+    DETECTORS,
+    Detector,
+    PatternDetector,
+    accept_all,
+    detector,
+    register_any_of,
+    resolve,
+)
+from minimizer.pii.text import Mask, UniqueText, harmless
 
 __all__ = [
     "DEFAULT_MAX_DECIMALS",
     "DETECTORS",
     "Detector",
     "detect",
+    "flag_all",
     "precise_coordinates",
     "unexpected_positions",
 ]
 
 # 3 decimals of a degree is ~110 m: a street, not a doorstep. More is "precise".
 DEFAULT_MAX_DECIMALS = 3
+# the harmless shapes (minimizer.pii.text.HARMLESS) include amounts with this many decimals
+_AMOUNT_DECIMALS = 2
 
 
-@detector("email", patterns.EMAIL, patterns.EMAIL_HINT, tag="[EMAIL]")
+@detector("email", patterns.EMAIL, None, tag="[EMAIL]")
 def email(spans: pd.Series) -> Mask:
     """No checksum exists for an address: the pattern is the whole test."""
     return accept_all(spans)
 
 
-@detector("iban", patterns.IBAN, patterns.IBAN_HINT, tag="[IBAN]")
+@detector("iban", patterns.IBAN, None, tag="[IBAN]")
 def iban(spans: pd.Series) -> Mask:
     return validators.iban(spans)
 
 
-@detector("card", patterns.CARD, patterns.CARD_HINT, tag="[CARD]", masks=("iban",))
+@detector("bic", patterns.BIC, None, tag="[BIC]", masks=("iban",))
+def bic(spans: pd.Series) -> Mask:
+    return validators.bic(spans)
+
+
+@detector("card", patterns.CARD, None, tag="[CARD]", masks=("iban",))
 def card(spans: pd.Series) -> Mask:
-    return validators.luhn(spans.str.replace(r"[ -]", "", regex=True))
+    return validators.card(spans)
 
 
-@detector("ipv6", patterns.IPV6, patterns.IPV6_HINT, tag="[IP]")
+@detector("device_id", patterns.ADVERTISING_ID, None, tag="[DEVICE]")
+def device_id(spans: pd.Series) -> Mask:
+    """IDFA/GAID and other device UUIDs: the shape is the test (no checksum exists)."""
+    return accept_all(spans)
+
+
+@detector("mac_address", patterns.MAC, None, tag="[DEVICE]")
+def mac_address(spans: pd.Series) -> Mask:
+    return accept_all(spans)
+
+
+@detector("ipv6", patterns.IPV6, None, tag="[IP]")
 def ipv6(spans: pd.Series) -> Mask:
     return validators.ipv6(spans)
 
 
-@detector("ipv4", patterns.IPV4, patterns.IPV4_HINT, tag="[IP]")
+@detector("ipv4", patterns.IPV4, None, tag="[IP]")
 def ipv4(spans: pd.Series) -> Mask:
     """The pattern only accepts octets 0-255 without leading zeros, as `ipaddress` does."""
     return accept_all(spans)
 
 
-@detector("birth_date", patterns.DATE, patterns.DATE_HINT, tag="[DATE]")
+@detector("birth_date", patterns.DATE, None, tag="[DATE]")
 def birth_date(spans: pd.Series) -> Mask:
     """Any real calendar day: a string cannot tell a birthday from another day."""
     return validators.calendar_date(spans)
@@ -71,21 +102,32 @@ def birth_date(spans: pd.Series) -> Mask:
 @detector(
     "precise_coordinates",
     patterns.coordinates(DEFAULT_MAX_DECIMALS),
-    patterns.coordinates_hint(DEFAULT_MAX_DECIMALS),
+    None,
     tag="[GEO]",
 )
 def _coordinates(spans: pd.Series) -> Mask:
     return validators.within_degrees(spans)
 
 
-@detector("phone", patterns.PHONE, patterns.PHONE_HINT, tag="[PHONE]", masks=("iban", "card"))
+@detector("phone", phones.PHONE, None, tag="[PHONE]", masks=("iban", "card", "birth_date"))
 def phone(spans: pd.Series) -> Mask:
-    return validators.digit_count_at_least(8)(spans)
+    """libphonenumber, with the home regions as hints, once per distinct candidate."""
+    return phones.phone(spans)
+
+
+register_any_of(
+    "national_id",
+    "[ID]",
+    national_ids.NATIONAL_ID_FORMS,
+    # not masked by "card": a NIR or BSN that also passes Luhn is still a national id
+    masks=("iban",),
+)
+register_any_of("vat_id", "[VAT]", national_ids.VAT_FORMS, masks=("iban",))
 
 
 @detector("street_address", patterns.ADDRESS, patterns.ADDRESS_HINT, tag="[ADDRESS]")
 def street_address(spans: pd.Series) -> Mask:
-    """Street and number in German, English or French forms; no register to check against."""
+    """Street and number in German, Dutch, English or French forms; no register to check."""
     return accept_all(spans)
 
 
@@ -93,20 +135,57 @@ def precise_coordinates(values: pd.Series, max_decimals: int = DEFAULT_MAX_DECIM
     """Flag lat/lon-looking numbers (alone or in pairs) with more than ``max_decimals``."""
     if max_decimals < 0:
         raise ValueError("max_decimals must be >= 0")
-    tuned = replace(
-        DETECTORS["precise_coordinates"],
-        pattern=patterns.coordinates(max_decimals),
-        hint=patterns.coordinates_hint(max_decimals),
-    )
-    return tuned(values)
+    tuned = _tuned_coordinates(max_decimals)
+    if max_decimals >= _AMOUNT_DECIMALS:
+        return tuned(values)
+    # an "amount" such as 52.52 is a position at this grain: no harmless shapes set aside
+    text = UniqueText.of(values)
+    return text.broadcast(tuned.flag_normalised(normalise(text.uniques)))
+
+
+def _tuned_coordinates(max_decimals: int) -> PatternDetector:
+    pattern = patterns.coordinates(max_decimals)
+    found = DETECTORS["precise_coordinates"]
+    assert isinstance(found, PatternDetector)
+    return replace(found, pattern=pattern, hint=re2_hint(pattern))
+
+
+def flag_all(
+    texts: pd.Series,
+    kinds: Iterable[str] | None = None,
+    max_decimals: int = DEFAULT_MAX_DECIMALS,
+) -> dict[str, Mask]:
+    """Per kind, which texts (distinct strings, object dtype) contain it: the gate's hook.
+
+    Does the shared work once for all kinds: normalisation, the Arrow conversion, setting
+    aside the harmless shapes (timestamps, amounts, counts). Then each kind's RE2 hint and
+    Python pattern run on what is left. Equal to ``DETECTORS[kind].flag(texts)`` per kind.
+    """
+    names = resolve(kinds)
+    texts = texts.reset_index(drop=True)
+    out = {name: np.zeros(len(texts), dtype=bool) for name in names}
+    normal = normalise(texts)
+    live = np.flatnonzero(~harmless(normal))
+    if not live.size:
+        return out
+    rest = normal.iloc[live].reset_index(drop=True) if live.size < len(texts) else normal
+    for name in names:
+        found = DETECTORS[name]
+        if name == "precise_coordinates" and max_decimals != DEFAULT_MAX_DECIMALS:
+            found = _tuned_coordinates(max_decimals)
+            if max_decimals < _AMOUNT_DECIMALS:  # amounts are positions at this grain
+                out[name] = found.flag_normalised(normal)
+                continue
+        out[name][live] = found.flag_normalised(rest)
+    return out
 
 
 def detect(values: pd.Series, kinds: Iterable[str] | None = None) -> dict[str, int]:
     """How many rows contain each kind (all kinds for None). Counts only, never values."""
-    names = resolve(kinds)
     text = UniqueText.of(values)
     rows_per_unique = text.row_counts()
-    return {name: int(rows_per_unique[DETECTORS[name].flag(text.uniques)].sum()) for name in names}
+    flags = flag_all(text.uniques, kinds)
+    return {name: int(rows_per_unique[mask].sum()) for name, mask in flags.items()}
 
 
 def unexpected_positions(values: pd.Series, kind: str, limit: int = 20) -> list[int]:
@@ -116,3 +195,18 @@ def unexpected_positions(values: pd.Series, kind: str, limit: int = 20) -> list[
     (name,) = resolve([kind])
     mask = DETECTORS[name](values).to_numpy()
     return np.flatnonzero(mask)[:limit].tolist()
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`detect`.
+
+    ``minimizer.pii`` exports the function ``detect`` lazily, but importing this submodule
+    binds the *module* to the package attribute of the same name, so ``from minimizer.pii
+    import detect`` could return either, depending on import order. Calling either works.
+    """
+
+    def __call__(self, values: pd.Series, kinds: Iterable[str] | None = None) -> dict[str, int]:
+        return detect(values, kinds)
+
+
+sys.modules[__name__].__class__ = _CallableModule

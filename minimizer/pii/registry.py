@@ -1,9 +1,15 @@
 """What a detector is, and the registry of detectors by name.
 
-A :class:`PatternDetector` is a compiled candidate pattern, a cheap RE2 hint and a vectorised
-validator. The same object answers three questions over a batch of distinct strings:
-``flag`` (which contain the kind), ``spans`` (which substrings are it) and ``replace``
-(swap them for the kind's tag). Detection and scrubbing therefore agree by construction.
+A :class:`PatternDetector` is a compiled candidate pattern, a cheap RE2 hint and a validator
+(vectorised, or a library checked on the distinct candidate spans only). The same object
+answers three questions over a batch of distinct strings: ``flag`` (which contain the kind),
+``spans`` (which substrings are it) and ``replace`` (swap them for the kind's tag). Detection
+and scrubbing therefore agree by construction. :class:`AnyOf` bundles several such forms of
+one kind (a national id of seven countries) under one name, one tag and one union hint.
+
+``flag`` normalises first (:mod:`minimizer.pii.normalisation`); ``flag_normalised`` and
+``replace`` expect text that is normalised already, so a caller running many kinds over the
+same values normalises once.
 
 The registration order is the priority order: scrubbing applies kinds in this order, and a
 detector's ``masks`` name earlier kinds whose spans are tagged out before it looks (so the
@@ -22,16 +28,20 @@ import numpy as np
 import pandas as pd
 
 from minimizer.errors import MinimizerError
-from minimizer.pii.text import Mask, UniqueText, hint_mask
+from minimizer.pii.hints import re2_hint
+from minimizer.pii.normalisation import normalise
+from minimizer.pii.text import Mask, UniqueText, harmless, hint_mask
 from minimizer.pii.validators import Validator
 
 __all__ = [
     "DETECTORS",
+    "AnyOf",
     "Detector",
     "PatternDetector",
     "UnknownDetectorError",
     "accept_all",
     "detector",
+    "register_any_of",
     "resolve",
 ]
 
@@ -73,25 +83,39 @@ class PatternDetector:
 
     def flag(self, texts: pd.Series) -> Mask:
         """Per text (object dtype, RangeIndex): does it contain a valid span?"""
+        return _flag_live(self, texts)
+
+    def flag_normalised(self, texts: pd.Series) -> Mask:
+        """:meth:`flag` for texts already passed through :func:`normalise`."""
         found = np.zeros(len(texts), dtype=bool)
         candidates = self._candidates(texts)
         if candidates.empty:
             return found
         if self.validate is accept_all:
-            found[candidates.index] = candidates.str.contains(self.pattern).to_numpy(dtype=bool)
+            # count, not contains: contains warns about the patterns' named groups
+            found[candidates.index] = (candidates.str.count(self.pattern) > 0).to_numpy()
         else:
-            found[self.spans(candidates).index.get_level_values(0).unique()] = True
+            found[self.spans(candidates).index.unique()] = True
         return found
 
     def spans(self, texts: pd.Series) -> pd.Series:
-        """Valid spans, indexed by (text position, match number). Masks are not applied."""
-        if texts.empty:
+        """Valid spans, indexed by the label of the text they are in. Masks are not applied.
+
+        A loop over the candidate texts (few, after the hint), not over the column: cheaper
+        than ``str.extractall``, whose MultiIndex costs more than the matching.
+        """
+        labels: list[object] = []
+        found: list[str] = []
+        search = self.pattern.finditer
+        for label, text in zip(texts.index, texts.to_numpy(dtype=object), strict=True):
+            if isinstance(text, str):
+                for match in search(text):
+                    labels.append(label)
+                    found.append(match.group(1))
+        if not found:
             return pd.Series([], dtype=object)
-        extracted = texts.str.extractall(self.pattern)
-        if extracted.empty:
-            return pd.Series([], dtype=object)
-        found = extracted.iloc[:, 0].astype(object)
-        return found[self.validate(found)]
+        spans = pd.Series(found, index=pd.Index(labels), dtype=object)
+        return spans[self.validate(spans)]
 
     def replace(self, texts: pd.Series) -> pd.Series:
         """``texts`` with every valid span replaced by the tag (a new Series)."""
@@ -107,7 +131,7 @@ class PatternDetector:
             keep = set(valid)
             # the callable runs once per candidate match in the few texts that hold a valid
             # span; validity depends on the span alone, so set membership is exact
-            subset = subset.loc[valid.index.get_level_values(0).unique()]
+            subset = subset.loc[valid.index.unique()]
             replaced = subset.str.replace(
                 self.pattern, lambda m: self.tag if m.group(0) in keep else m.group(0), regex=True
             )
@@ -122,19 +146,83 @@ class PatternDetector:
         return subset
 
 
-_REGISTRY: dict[str, PatternDetector] = {}
-DETECTORS: Mapping[str, PatternDetector] = MappingProxyType(_REGISTRY)
+@dataclass(frozen=True)
+class AnyOf:
+    """One kind written in several forms, each a :class:`PatternDetector` of its own.
+
+    A single alternation would extract one span per position: a candidate taken by the first
+    form that fails that form's checksum would hide a valid reading by another form. Each form
+    therefore extracts and validates on its own; one RE2 pass of the union of the hints picks
+    the texts any form could match.
+    """
+
+    name: str
+    tag: str
+    forms: tuple[PatternDetector, ...]
+    masks: tuple[str, ...] = ()
+
+    @property
+    def hint(self) -> str:
+        return "|".join(f"(?:{form.hint})" for form in self.forms)
+
+    def __call__(self, values: pd.Series) -> pd.Series:
+        text = UniqueText.of(values)
+        return text.broadcast(self.flag(text.uniques))
+
+    def flag(self, texts: pd.Series) -> Mask:
+        return _flag_live(self, texts)
+
+    def flag_normalised(self, texts: pd.Series) -> Mask:
+        found = np.zeros(len(texts), dtype=bool)
+        at = np.flatnonzero(hint_mask(texts, self.hint))
+        if not at.size:
+            return found
+        subset = texts.iloc[at].reset_index(drop=True)
+        for earlier in self.masks:
+            subset = _REGISTRY[earlier].replace(subset)
+        for form in self.forms:
+            found[at] |= form.flag_normalised(subset)
+        return found
+
+    def spans(self, texts: pd.Series) -> pd.Series:
+        parts = [form.spans(texts) for form in self.forms]
+        parts = [p for p in parts if not p.empty]
+        return pd.concat(parts) if parts else pd.Series([], dtype=object)
+
+    def replace(self, texts: pd.Series) -> pd.Series:
+        for form in self.forms:
+            texts = form.replace(texts)
+        return texts
+
+
+def _flag_live(found: PatternDetector | AnyOf, texts: pd.Series) -> Mask:
+    """Normalise, set aside the harmless shapes, and flag the rest."""
+    normal = normalise(texts)
+    live = np.flatnonzero(~harmless(normal))
+    flagged = np.zeros(len(texts), dtype=bool)
+    if live.size == len(texts):
+        return found.flag_normalised(normal.reset_index(drop=True))
+    if live.size:
+        flagged[live] = found.flag_normalised(normal.iloc[live].reset_index(drop=True))
+    return flagged
+
+
+_REGISTRY: dict[str, PatternDetector | AnyOf] = {}
+DETECTORS: Mapping[str, PatternDetector | AnyOf] = MappingProxyType(_REGISTRY)
 
 
 def detector(
     name: str,
     pattern: re.Pattern[str],
-    hint: str,
+    hint: str | None,
     *,
     tag: str,
     masks: tuple[str, ...] = (),
 ) -> Callable[[Validator], PatternDetector]:
-    """Register a kind: decorates its validator and returns the ready detector."""
+    """Register a kind: decorates its validator and returns the ready detector.
+
+    Without a ``hint`` the pattern's own RE2 form is the hint (:func:`re2_hint`).
+    """
 
     def register(validate: Validator) -> PatternDetector:
         if name in _REGISTRY:
@@ -142,11 +230,30 @@ def detector(
         unknown = [m for m in masks if m not in _REGISTRY]
         if unknown:
             raise ValueError(f"PII detector {name!r} masks unregistered kinds {unknown}")
-        found = PatternDetector(name, tag, pattern, hint, validate, masks)
+        found = PatternDetector(
+            name, tag, pattern, re2_hint(pattern) if hint is None else hint, validate, masks
+        )
         _REGISTRY[name] = found
         return found
 
     return register
+
+
+def register_any_of(
+    name: str, tag: str, forms: Iterable[PatternDetector], masks: tuple[str, ...] = ()
+) -> AnyOf:
+    """Register a kind of several forms (each form's own name and tag are not used)."""
+    if name in _REGISTRY:
+        raise ValueError(f"PII detector {name!r} is registered twice")
+    unknown = [m for m in masks if m not in _REGISTRY]
+    if unknown:
+        raise ValueError(f"PII detector {name!r} masks unregistered kinds {unknown}")
+    bundled = tuple(
+        PatternDetector(name, tag, f.pattern, f.hint, f.validate, f.masks) for f in forms
+    )
+    found = AnyOf(name, tag, bundled, masks)
+    _REGISTRY[name] = found
+    return found
 
 
 def resolve(kinds: Iterable[str] | None) -> list[str]:

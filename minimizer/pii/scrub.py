@@ -1,4 +1,4 @@
-"""Free-text scrubbing: detected spans become tags, a row's own identifiers too.
+"""Free-text scrubbing: detected spans become tags, names and a row's own identifiers too.
 
 >>> import pandas as pd
 >>> notes = pd.Series(["Call Anna at +49 30 12345678", None])
@@ -19,6 +19,8 @@ import pandas as pd
 
 from minimizer.errors import DataError
 from minimizer.pii.detect import DETECTORS  # importing detect is what registers the kinds
+from minimizer.pii.names import replace_names
+from minimizer.pii.normalisation import normalise
 from minimizer.pii.own_values import replace_own_values
 from minimizer.pii.registry import resolve
 from minimizer.pii.text import UniqueText
@@ -52,6 +54,7 @@ def scrub_text(
     text: pd.Series,
     own_values: Sequence[pd.Series] = (),
     kinds: Iterable[str] | None = None,
+    names: bool = True,
 ) -> pd.Series:
     """Scrub free text: ``[EMAIL]``, ``[PHONE]``, ``[IBAN]``, ``[CARD]``, ``[IP]``,
     ``[ADDRESS]``, ``[DATE]``, ``[GEO]`` for detected spans of ``kinds`` (all for None), and
@@ -59,13 +62,23 @@ def scrub_text(
 
     ``own_values`` are aligned with ``text`` by position (columns of the same frame). Matching
     is case-insensitive and word-bounded; values shorter than two characters are skipped.
-    Nulls stay null; the input is not modified.
+    With ``names`` (the default) capitalised names of the packaged name list
+    (:mod:`minimizer.pii.names`) become ``[NAME]`` too. Text is normalised first
+    (:mod:`minimizer.pii.normalisation`); a text with nothing to replace is returned as it was, a
+    scrubbed one in its normalised form. Nulls stay null; the input is not modified.
     """
-    names = resolve(kinds)
+    kinds_ = resolve(kinds)
     unique = UniqueText.of(text)
-    scrubbed = unique.uniques
-    for name in names:
-        scrubbed = DETECTORS[name].replace(scrubbed)
+    normal = normalise(unique.uniques)
+    scrubbed = normal
+    for kind in kinds_:
+        scrubbed = DETECTORS[kind].replace(scrubbed)
+    if names:
+        scrubbed = replace_names(scrubbed, NAME_TAG)
+    # a text nothing was found in keeps its own spelling; one that was scrubbed is returned in
+    # its normalised form (positions in the original do not map to the normalised text)
+    untouched = (scrubbed == normal).to_numpy(dtype=bool)
+    scrubbed = scrubbed.where(~untouched, unique.uniques)
     present = unique.codes >= 0
     rows = np.full(len(text), None, dtype=object)
     rows[present] = scrubbed.to_numpy(dtype=object)[unique.codes[present]]

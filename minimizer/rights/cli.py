@@ -47,7 +47,10 @@ def erase(
     ] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", help="CSV of subjects: subject_id[,requested_at] per line."),
+        typer.Option(
+            "--file",
+            help="Ids, one per line, or CSV subject_id[,requested_at] (separator , ; or tab).",
+        ),
     ] = None,
     purposes_dir: Purposes = Path("configs/purposes"),
     strict: Annotated[
@@ -67,7 +70,13 @@ def erase(
     requests = [ErasureRequest(s) for s in subject_id or []]
     if file is not None:
         requests += read_id_file(file)  # every problem, file and line, before anything runs
-    policies = load_policies(purposes_dir)
+    # The warehouse's registry names every table it loaded; the policies only add to it.
+    policies = load_policies(purposes_dir) if any(purposes_dir.glob("*.yaml")) else []
+    if not policies:
+        err.print(
+            f"no purpose policy in {purposes_dir}: erasing by the warehouse's registry alone",
+            highlight=False,
+        )
     keyring = load_keyring()
     store = _keystore(keyring)
     try:
@@ -84,14 +93,22 @@ def erase(
     out.print(table)
     total = sum(report.deleted().values())
     out.print(
-        f"erased {len(report.subjects)} subject(s): {total:,} row(s) from "
+        f"erased {report.erased} subject(s): {total:,} row(s) from "
         f"{sum(1 for n in report.deleted().values() if n)} table(s); "
         f"{report.keys_destroyed} subject key(s) destroyed"
     )
+    for name, figures in report.suppressed.items():
+        done = ", ".join(f"{n:,} row(s) for {g}" for g, n in sorted(figures.items()))
+        out.print(
+            f"guarantees kept in {name}: {done} suppressed (classes or cells the erasure left"
+            " too small)",
+            highlight=False,
+        )
     if report.not_found:
         out.print(
-            f"[yellow]no rows found[/] for {report.not_found} subject(s): recorded and suppressed,"
-            " so a later load cannot bring them in"
+            f"[yellow]not found:[/] {report.not_found} subject(s) match no row and no key in any"
+            " table; nothing of them was erased. They are recorded and suppressed, so a later"
+            " load cannot bring them in (check the ids if you expected rows)"
         )
     for subject in report.subjects:
         out.print(f"  erasure {subject.erasure_id}", highlight=False)

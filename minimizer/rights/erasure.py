@@ -1,15 +1,21 @@
 """Right to erasure (GDPR Art. 17): delete a subject's rows from every table, in one
 transaction per warehouse, record it without the id, and keep them from coming back.
 
-For each subject: their token in every purpose and every live key version (the policies say
-which columns pseudonymise the subject key; tables no policy names are searched in every text
-column), and the key ids of their sealed values. Then, in one transaction:
+For each subject: their token in every purpose and every live key version, and the key ids of
+their sealed values. Which columns hold them comes from the warehouse's own registry of every
+table and token scheme it loaded (:mod:`.registry`), so a purpose whose policy file is absent
+or retired is reached too, rotating tokens included; the policies given add to it, and tables
+neither names are searched in every text column. Then, in one transaction:
 
 1. count and delete the matching rows, table by table;
-2. add one row per subject to ``minimizer_audit.erasures`` (keyed digest, counts per table);
-3. add their digests, one per live key version, to ``minimizer_audit.suppressed_subjects``,
+2. bring every table that lost rows back under its guarantees (:mod:`.reenforce`): a
+   k-anonymous class left below k is suppressed whole, a location cell below its minimum of
+   distinct subjects is deleted; the report says how many rows;
+3. add one row per subject to ``minimizer_audit.erasures`` (keyed digest, counts per table),
+   and one audit row per purpose touched (status ``erased``: the rows each table now holds);
+4. add their digests, one per live key version, to ``minimizer_audit.suppressed_subjects``,
    which the next loads consult (:mod:`.suppression`);
-4. destroy their data keys in the subject key store (crypto-shredding), last, so a failure
+5. destroy their data keys in the subject key store (crypto-shredding), last, so a failure
    before it rolls the warehouse back and a failure in it does too.
 
 A subject with no rows anywhere is still recorded and suppressed (the CRM may hold them and the
@@ -27,13 +33,25 @@ from typing import Any
 
 import pandas as pd
 
-from minimizer.io.warehouse import DIALECTS, Dialect, Execute, Warehouse, ident, qualified
+from minimizer.io.warehouse import (
+    DIALECTS,
+    Dialect,
+    Execute,
+    Warehouse,
+    audit_params,
+    audit_upsert_sql,
+    count_sql,
+    ident,
+    qualified,
+)
 from minimizer.keys import KeyRing
 from minimizer.policy import Policy
 from minimizer.rights.catalogue import Catalogue, open_catalogue
 from minimizer.rights.digest import ERASURE_USE, keyed_hex, subject_digests
 from minimizer.rights.errors import ErasureError
 from minimizer.rights.keystore import SubjectKeyStore
+from minimizer.rights.reenforce import reenforce
+from minimizer.rights.registry import table_entries
 from minimizer.rights.sealed import KEY_ID_CHARS, key_id_prefix
 from minimizer.rights.sql import (
     count_matches_sql,
@@ -79,6 +97,8 @@ class ErasureReport:
     tables: list[str]  # every table searched, schema.table
     key_version: int
     done_at: datetime
+    # Rows the guarantees' re-enforcement suppressed, per table and guarantee.
+    suppressed: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def deleted(self) -> dict[str, int]:
         """Rows deleted per table, every searched table listed (0 included)."""
@@ -90,7 +110,13 @@ class ErasureReport:
 
     @property
     def not_found(self) -> int:
+        """Subjects with no row and no key anywhere: recorded and suppressed, not erased."""
         return sum(not s.found for s in self.subjects)
+
+    @property
+    def erased(self) -> int:
+        """Subjects of whom something was deleted (a row or a data key)."""
+        return sum(s.found for s in self.subjects)
 
     @property
     def keys_destroyed(self) -> int:
@@ -100,9 +126,11 @@ class ErasureReport:
         """JSON-able figures (for Airflow XCom and logs): counts and keyed ids only."""
         return {
             "subjects": len(self.subjects),
+            "erased": self.erased,
             "not_found": self.not_found,
             "rows_deleted": {t: n for t, n in self.deleted().items() if n},
             "keys_destroyed": self.keys_destroyed,
+            "suppressed": self.suppressed,
             "erasure_ids": [s.erasure_id for s in self.subjects],
         }
 
@@ -159,8 +187,11 @@ def _moment(value: object) -> pd.Timestamp | None:
     return None if pd.isna(stamp) else stamp
 
 
+_LONGEST_RETENTION = pd.Timedelta(days=3650)  # when neither registry nor policy says
+
+
 def _periods(
-    execute: Execute, dialect: Dialect, col: SubjectColumn, policy: Policy
+    execute: Execute, dialect: Dialect, col: SubjectColumn, policy: Policy | None
 ) -> tuple[str, ...]:
     """The periods a rotating token column can hold: the span of the published time column
     (widened by the coarsest truncation, a quarter), else the retention window until now."""
@@ -171,9 +202,57 @@ def _periods(
         low, high = (_moment(v) for v in execute(f"SELECT min({c}), max({c}) FROM {table}", ())[0])
     if low is None or high is None:
         high = pd.Timestamp.now(tz="UTC")
-        low = high - pd.Timedelta(policy.retention) - pd.Timedelta(days=7)
+        if col.retention_days is not None:
+            retention = pd.Timedelta(days=col.retention_days)
+        elif policy is not None:
+            retention = pd.Timedelta(policy.retention)
+        else:
+            retention = _LONGEST_RETENTION
+        low = high - retention - pd.Timedelta(days=7)
     days = pd.date_range(low.floor("D") - pd.Timedelta(days=1), high + pd.Timedelta(days=93))
     return tuple(sorted({period_label(day, col.rotate) for day in days}))
+
+
+def _subject_columns(policies: list[Policy], catalogue: Catalogue) -> list[SubjectColumn]:
+    """The registry's subject columns and the policies', each (column, scheme) once: the
+    registry knows what was loaded, a policy what will be."""
+    merged: dict[tuple[str, str, str, str, str], SubjectColumn] = {}
+    for col in [*catalogue.registry.subject_columns(), *subject_columns(policies)]:
+        merged.setdefault((col.schema, col.table, col.column, col.kind, col.rotate), col)
+    return list(merged.values())
+
+
+def _guarantees(
+    policies: list[Policy], catalogue: Catalogue, schema: str, table: str
+) -> dict[str, dict[str, Any]]:
+    """A table's guarantees: as registered by its last load, else as its policy states them."""
+    if (schema, table) in catalogue.registry.tables:
+        return dict(catalogue.registry.guarantees(schema, table))
+    for policy in policies:
+        if policy.purpose == schema and table in policy.sources:
+            entries = table_entries(policy, table)
+            return {k: v for k, v in entries.items() if k.startswith("guarantee:")}
+    return {}
+
+
+def _reenforce(
+    execute: Execute,
+    dialect: Dialect,
+    catalogue: Catalogue,
+    policies: list[Policy],
+    rows: list[dict[str, int]],
+) -> dict[str, dict[str, int]]:
+    """Re-enforce the guarantees of every table that lost rows; what each suppressed."""
+    touched = sorted({name for slot in rows for name, n in slot.items() if n})
+    done: dict[str, dict[str, int]] = {}
+    for name in touched:
+        schema, table = name.split(".", 1)
+        specs = _guarantees(policies, catalogue, schema, table)
+        if specs:
+            figures = reenforce(execute, dialect, catalogue, schema, table, specs)
+            if figures:
+                done[name] = figures
+    return done
 
 
 def _searches(
@@ -195,13 +274,13 @@ def _searches(
         return cache[(purpose, periods)]
 
     found = []
-    for col in subject_columns(policies):
+    for col in _subject_columns(policies, catalogue):
         if not catalogue.has(col.schema, col.table, col.column):
             continue  # a purpose not loaded into this warehouse yet
         if col.kind == "token":
             periods: tuple[str, ...] = ()
             if col.rotate != "never":
-                periods = _periods(execute, dialect, col, by_purpose[col.schema])
+                periods = _periods(execute, dialect, col, by_purpose.get(col.schema))
             values = token_map(col.schema, periods)
             found.append(_Search(col.schema, col.table, col.column, values))
         elif sealed.get(col.schema):
@@ -283,6 +362,7 @@ def erase_subjects(
         catalogue = open_catalogue(execute, dialect, policies)
         for search in _searches(execute, dialect, catalogue, policies, keyring, ids, sealed):
             _delete(execute, dialect.name, search, rows)
+        suppressed = _reenforce(execute, dialect, catalogue, policies, rows)
         present = keystore.existing([k for ks in kids.values() for k in ks]) if keystore else set()
         for i, subject in enumerate(subjects):
             subject.rows = rows[i]
@@ -296,10 +376,64 @@ def erase_subjects(
                 count=missing,
             )
         _record(execute, dialect.name, keyring, ids, subjects, done, origin)
+        _record_purposes(execute, dialect, catalogue, policies, keyring, subjects, suppressed)
         if keystore is not None and kids:
             keystore.destroy(kids)  # last: its failure rolls the warehouse back
     tables = sorted({f"{s}.{t}" for s, t in catalogue.tables})
-    return ErasureReport(subjects, tables, keyring.current, done)
+    return ErasureReport(subjects, tables, keyring.current, done, suppressed)
+
+
+def _record_purposes(
+    execute: Execute,
+    dialect: Dialect,
+    catalogue: Catalogue,
+    policies: list[Policy],
+    keyring: KeyRing,
+    subjects: list[SubjectErasure],
+    suppressed: dict[str, dict[str, int]],
+) -> None:
+    """One audit row per purpose that lost rows: what each of its tables now holds, so the
+    processing record keeps equal to the tables, and what the guarantees suppressed."""
+    deleted: dict[str, int] = {}
+    for subject in subjects:
+        for name, n in subject.rows.items():
+            deleted[name] = deleted.get(name, 0) + n
+    purposes = sorted({name.split(".", 1)[0] for name, n in deleted.items() if n})
+    if not purposes:
+        return
+    sha = {p.purpose: p.sha256 for p in policies}
+    now = datetime.now(UTC)
+    for purpose in purposes:
+        tables = sorted(t for s, t in catalogue.tables if s == purpose)
+        counts = {t: int(execute(count_sql(purpose, t, dialect), ())[0][0]) for t in tables}  # type: ignore[call-overload]
+
+        def mine(figures: dict[str, Any], purpose: str = purpose) -> dict[str, Any]:
+            return {
+                k.split(".", 1)[1]: v for k, v in figures.items() if k.startswith(f"{purpose}.")
+            }
+
+        row = {
+            "run_id": f"{now:%Y%m%dT%H%M%SZ}-erasure-{uuid.uuid4().hex[:8]}",
+            "purpose": purpose,
+            "policy_sha256": sha.get(purpose, ""),
+            "status": "erased",
+            "started_at": now,
+            "finished_at": now,
+            "key_version": keyring.current,
+            "rows_in": {},
+            "rows_out": counts,
+            "dropped_columns": {},
+            "schema_drift": {},
+            "details": {
+                "erasure": {
+                    "subjects": len(subjects),
+                    "rows_deleted": mine(deleted),
+                    "suppressed": mine(suppressed),
+                    "erasure_ids": [s.erasure_id for s in subjects if s.found],
+                }
+            },
+        }
+        execute(audit_upsert_sql(dialect), audit_params(row))
 
 
 def _record(

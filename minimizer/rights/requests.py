@@ -8,10 +8,13 @@ Sources of requests:
 * the CRM table ``erasure_requests(subject_id, requested_at, status)``: rows with status
   ``pending`` are served and set to ``done``.
 
-An id file is CSV, UTF-8, one subject per line: ``subject_id[,requested_at]`` (ISO 8601), an
-optional header line ``subject_id[,requested_at]``, blank lines ignored. Every problem of every
-file is reported at once with file and line, and then nothing is erased. Messages never quote
-an id.
+An id file is UTF-8 text: one subject id per line, or CSV ``subject_id[,requested_at]`` with
+an optional header (``customer_id`` may name the id column). The separator is detected: ``,``,
+``;`` (what Excel writes in German locales) or tab. ``requested_at`` is ISO 8601 or
+``DD.MM.YYYY[ HH:MM[:SS]]``. Blank lines are ignored. A line that does not parse (too many
+fields, an empty id, an id holding a separator, a bad time, broken quotes) is a problem; every
+problem of every file is reported at once with file and line, and then nothing is erased.
+Messages never quote an id.
 
 The DAG ``erasure_requests`` (dags/erasure_requests.py) calls :func:`collect_task`,
 :func:`erase_task` and :func:`acknowledge_task`; they pass a file path, never ids, through
@@ -24,6 +27,7 @@ import csv
 import io
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -59,11 +63,34 @@ _MAX_ID = 256
 _FIELDS = ("subject_id", "requested_at")
 
 
+_SEPARATORS = (";", "\t", ",")  # the order breaks ties: ';' is Excel's in German locales
+_ID_HEADERS = ("subject_id", "customer_id")
+_GERMAN_TIME = re.compile(
+    r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})"
+    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
+)
+
+
 def _parse_time(text: str) -> datetime | None:
+    """ISO 8601, or the German spreadsheet form ``31.12.2026[ 14:30[:00]]``; naive is UTC."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        return None
+        german = _GERMAN_TIME.fullmatch(text)
+        if german is None:
+            return None
+        parts = {k: int(v) for k, v in german.groupdict().items() if v is not None}
+        try:
+            moment = datetime(
+                parts["y"],
+                parts["m"],
+                parts["d"],
+                parts.get("H", 0),
+                parts.get("M", 0),
+                parts.get("S", 0),
+            )
+        except ValueError:
+            return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -72,7 +99,40 @@ def _decode(path: Path, data: bytes) -> tuple[str | None, RequestProblem | None]
         return data.decode("utf-8-sig"), None  # a BOM (spreadsheet export) is not an id
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, RequestProblem(str(path), line, "not UTF-8 text")
+        return None, RequestProblem(
+            str(path), line, "not UTF-8 text (in Excel, save as 'CSV UTF-8')"
+        )
+
+
+def detect_separator(text: str) -> str:
+    """The field separator of an id file: of ``;``, tab and ``,``, the one on most non-blank
+    lines (a file of bare ids has none; ``,`` then)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    counts = {sep: sum(sep in line for line in lines) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])  # first of the order on a tie
+    return best if counts[best] else ","
+
+
+@dataclass
+class _Layout:
+    """Where the id and the request time are, from the header (or the default order)."""
+
+    id_at: int = 0
+    time_at: int | None = 1
+    width: int = 2  # most fields a line may have (a trailing empty time may be left off)
+
+
+def _header(cells: list[str]) -> _Layout | str | None:
+    """The layout a header line gives, a problem text, or None when the line is data."""
+    names = [c.lower() for c in cells]
+    if not set(names) & {*_ID_HEADERS, _FIELDS[1]}:
+        return None
+    ids = [i for i, n in enumerate(names) if n in _ID_HEADERS]
+    unknown = [n for n in names if n not in (*_ID_HEADERS, _FIELDS[1])]
+    if len(ids) != 1 or unknown or names.count(_FIELDS[1]) > 1:
+        return "header must be subject_id[,requested_at] (or customer_id for subject_id)"
+    times = [i for i, n in enumerate(names) if n == _FIELDS[1]]
+    return _Layout(ids[0], times[0] if times else None, len(names))
 
 
 def _problems_in(path: Path) -> tuple[list[ErasureRequest], list[RequestProblem]]:
@@ -83,9 +143,11 @@ def _problems_in(path: Path) -> tuple[list[ErasureRequest], list[RequestProblem]
         return [], [RequestProblem(file, 0, f"cannot read the file ({exc.strerror})")]
     if text is None:
         return [], [problem] if problem else []
+    separator = detect_separator(text)
     found: list[ErasureRequest] = []
     problems: list[RequestProblem] = []
-    reader = csv.reader(io.StringIO(text), strict=True)
+    layout: _Layout | None = None
+    reader = csv.reader(io.StringIO(text), delimiter=separator, strict=True)
     # A request file is a handful of lines checked one by one for located messages, not a
     # data frame: the loop is over lines of input, each reported on its own.
     while True:
@@ -98,42 +160,50 @@ def _problems_in(path: Path) -> tuple[list[ErasureRequest], list[RequestProblem]
             break
         line = reader.line_num
         cells = [c.strip() for c in row]
-        if len(cells) <= 1 and not any(cells):
-            continue  # a blank line; a line of bare commas is an empty id
-        if not found and not problems and cells[0].lower() == _FIELDS[0]:
-            if [c.lower() for c in cells] != list(_FIELDS[: len(cells)]):
-                problems.append(
-                    RequestProblem(file, line, "header must be subject_id[,requested_at]")
-                )
-            continue
-        if len(cells) > len(_FIELDS):
-            problems.append(
-                RequestProblem(
-                    file, line, f"{len(cells)} fields; expected subject_id[,requested_at]"
-                )
-            )
-            continue
-        subject = cells[0]
-        if not subject:
-            problems.append(RequestProblem(file, line, "empty subject id"))
-            continue
-        if len(subject) > _MAX_ID or not subject.isprintable():
-            problems.append(
-                RequestProblem(
-                    file, line, f"subject id is not printable text of at most {_MAX_ID} characters"
-                )
-            )
-            continue
-        at = None
-        if len(cells) == 2 and cells[1]:
-            at = _parse_time(cells[1])
-            if at is None:
-                problems.append(RequestProblem(file, line, "requested_at is not an ISO 8601 time"))
+        if not any(cells):
+            continue  # a blank line, or a spreadsheet's empty row of bare separators
+        while len(cells) > 1 and not cells[-1]:
+            cells.pop()  # trailing empty cells: a spreadsheet's unused columns
+        if layout is None:
+            head = _header(cells)
+            layout = head if isinstance(head, _Layout) else _Layout()
+            if isinstance(head, str):
+                problems.append(RequestProblem(file, line, head))
+            if head is not None:
                 continue
-        found.append(ErasureRequest(subject, at))
+        problem_text, request = _request(cells, layout, separator)
+        if problem_text:
+            problems.append(RequestProblem(file, line, problem_text))
+        elif request is not None:
+            found.append(request)
     if not found and not problems:
         problems.append(RequestProblem(file, 1, "no subject id in the file"))
     return found, problems
+
+
+def _request(
+    cells: list[str], layout: _Layout, separator: str
+) -> tuple[str | None, ErasureRequest | None]:
+    """One data line: a problem text, or the request it holds."""
+    expected = "subject_id[,requested_at]" if separator == "," else "subject_id[;requested_at]"
+    if len(cells) > layout.width:
+        return f"{len(cells)} fields; expected {expected}", None
+    subject = cells[layout.id_at] if layout.id_at < len(cells) else ""
+    if not subject:
+        return "empty subject id", None
+    if len(subject) > _MAX_ID or not subject.isprintable():
+        return f"subject id is not printable text of at most {_MAX_ID} characters", None
+    if any(sep in subject for sep in _SEPARATORS):
+        return ("subject id holds a separator (';', ',' or tab): the file mixes separators", None)
+    at = None
+    if layout.time_at is not None and layout.time_at < len(cells) and cells[layout.time_at]:
+        at = _parse_time(cells[layout.time_at])
+        if at is None:
+            return (
+                "requested_at is not an ISO 8601 time (or DD.MM.YYYY[ HH:MM[:SS]])",
+                None,
+            )
+    return None, ErasureRequest(subject, at)
 
 
 def read_id_file(path: Path) -> list[ErasureRequest]:

@@ -35,6 +35,8 @@ class SubjectColumn:
     # published column derived from the same time column bounds the periods present.
     rotate: str = "never"
     time_output: str | None = None
+    # The purpose's retention: bounds the periods of a rotating token when no time is published.
+    retention_days: float | None = None
 
     @property
     def name(self) -> str:
@@ -68,7 +70,16 @@ def subject_columns(policies: list[Policy]) -> list[SubjectColumn]:
                 if isinstance(t, Pseudonymise) and t.source_of(out) == spec.key:
                     found.append(_token_column(policy, name, out, t))
                 elif isinstance(t, Encrypt) and t.subject == spec.key:
-                    found.append(SubjectColumn(policy.purpose, name, out, "sealed", spec.key))
+                    found.append(
+                        SubjectColumn(
+                            policy.purpose,
+                            name,
+                            out,
+                            "sealed",
+                            spec.key,
+                            retention_days=policy.retention_days,
+                        )
+                    )
     return found
 
 
@@ -93,4 +104,13 @@ def _token_column(policy: Policy, name: str, out: str, t: Pseudonymise) -> Subje
             (o for o, u in outputs if time in u.inputs(o) and not isinstance(u, Pseudonymise)),
             None,
         )
-    return SubjectColumn(policy.purpose, name, out, "token", t.source_of(out), rotate, published)
+    return SubjectColumn(
+        policy.purpose,
+        name,
+        out,
+        "token",
+        t.source_of(out),
+        rotate,
+        published,
+        policy.retention_days,
+    )

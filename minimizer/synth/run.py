@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
+from rich.table import Table
 
 from minimizer.synth.crm import customers_table, orders_table, truth_table, web_profiles_table
 from minimizer.synth.events import day_events
@@ -59,6 +60,20 @@ class SynthSummary:
             "orders": self.orders,
             "web_profiles": self.web_profiles,
         }
+
+    def __rich__(self) -> Table:
+        """What ``minimizer synth`` prints: where each part went and how many rows it has."""
+        table = Table(title="synthetic sources", title_justify="left", show_edge=False)
+        table.add_column("part")
+        table.add_column("rows", justify="right")
+        table.add_column("where")
+        table.add_row("CRM customers", f"{self.customers:,}", self.crm)
+        table.add_row("CRM orders", f"{self.orders:,}", self.crm)
+        table.add_row("CRM web profiles", f"{self.web_profiles:,}", self.crm)
+        days = f"{self.first_day} … {self.last_day}, {len(self.partitions)} day partition(s)"
+        table.add_row("events", f"{self.events:,}", f"{self.events_dir}/ ({days})")
+        table.add_row("ground truth (tests only)", "", str(self.truth_path))
+        return table
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:

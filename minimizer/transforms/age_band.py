@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import Field
 
-from minimizer.transforms._parse import to_numeric, to_utc_timestamp
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 __all__ = ["AgeBand", "band_labels"]
 
 
 def band_labels(lower: np.ndarray, width: int, top: int | None) -> np.ndarray:
     """'30-39' for a band starting at 30 of width 10; '90+' from the top code on."""
-    upper = lower + width - 1
-    labels = np.char.add(np.char.add(lower.astype(str), "-"), upper.astype(str)).astype(object)
-    if top is not None:
-        labels[lower >= top] = f"{top}+"
-    return labels
+    import numpy as np
+
+    # A column holds a handful of bands: label each distinct one, then broadcast.
+    starts, codes = np.unique(lower, return_inverse=True)
+    labels = np.array(
+        [
+            f"{top}+" if top is not None and s >= top else f"{s}-{s + width - 1}"
+            for s in starts.tolist()
+        ],
+        dtype=object,
+    )
+    return labels[codes.reshape(-1)]
 
 
 @register("generalise", methods=("age_band",))
@@ -50,6 +58,11 @@ class AgeBand(Transform):
         return [*dict.fromkeys(rungs), "*"]
 
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
+        import numpy as np
+        import pandas as pd
+
+        from minimizer.transforms._parse import to_numeric, to_utc_timestamp
+
         raw = frame[self.source_of(output)]
         if self.input == "age":
             age, invalid = to_numeric(raw)

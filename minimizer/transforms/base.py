@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from minimizer.keys import PurposeKey
 
 __all__ = [

@@ -12,17 +12,14 @@ query, and each distinct (subject, value) pair is sealed once.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-import pandas as pd
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from pydantic import Field
 
-from minimizer.rights.keystore import SubjectKeyStore
-from minimizer.rights.sealed import seal
-from minimizer.transforms._parse import strings_from_codes
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Encrypt"]
 
@@ -46,6 +43,14 @@ class Encrypt(Transform):
         )
 
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
+        import numpy as np
+        import pandas as pd
+        from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+        from minimizer.rights.keystore import SubjectKeyStore
+        from minimizer.rights.sealed import seal
+        from minimizer.transforms._parse import strings_from_codes
+
         if ctx.key is None:
             raise RuntimeError("encrypt needs a purpose key in the transform context")
         values, subjects = frame[self.source_of(output)], frame[self.subject]

@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from minimizer.hierarchy import Hierarchy
 
 __all__ = ["HierarchyLevel"]
@@ -55,6 +55,8 @@ class HierarchyLevel(Transform):
         labels = list(h.level_labels(self.level))
         if value not in labels:
             return [value, "*"]
+        import numpy as np
+
         leaf = int(np.flatnonzero(h.level_codes(self.level) == labels.index(value))[0])
         return [str(h.level_labels(j)[h.level_codes(j)[leaf]]) for j in range(self.level, h.depth)]
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import pandas as pd
 from pydantic import Field
 
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["Mask"]
+
+_END = 2**31 - 1  # "to the end of the string" for Arrow's slice kernel
 
 
 @register("mask", methods=("first", "last"))
@@ -25,16 +29,24 @@ class Mask(Transform):
         return f"masked with '{self.char}' except the {self.method} {self.n} character(s)"
 
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
-        values = frame[self.source_of(output)].astype("str")
-        kept = values.str.slice(0, self.n) if self.method == "first" else values.str.slice(-self.n)
+        # Arrow kernels over the whole column; lengths and slices count characters (code
+        # points), as Python's do.
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from minimizer.transforms._parse import as_str_series, text_array
+
+        source = frame[self.source_of(output)]
+        values = text_array(source)
         if self.n == 0:
-            kept = values.str.slice(0, 0)
-        pad = (
-            pd.Series(self.width, index=values.index)
-            if self.width is not None
-            else values.str.len().astype("float64")
-        )
-        masked_len = (pad - kept.str.len()).clip(lower=0).fillna(0).astype(int)
-        mask = pd.Series(self.char, index=values.index, dtype="str").str.repeat(masked_len)
-        out = mask + kept if self.method == "last" else kept + mask
-        return Outcome(out.where(values.notna()).astype("str"))
+            kept = pc.utf8_slice_codeunits(values, start=0, stop=0)
+        elif self.method == "first":
+            kept = pc.utf8_slice_codeunits(values, start=0, stop=self.n)
+        else:
+            kept = pc.utf8_slice_codeunits(values, start=-self.n, stop=_END)
+        total = pc.utf8_length(values) if self.width is None else self.width
+        hidden = pc.max_element_wise(pc.subtract(total, pc.utf8_length(kept)), 0)
+        mask = pc.binary_repeat(pa.scalar(self.char, values.type), hidden)
+        parts = (mask, kept) if self.method == "last" else (kept, mask)
+        joined = pc.binary_join_element_wise(*parts, pa.scalar("", values.type))
+        return Outcome(as_str_series(joined, source.index))

@@ -6,14 +6,14 @@ Labels are half-open intervals such as ``[50, 100)``; values past the codes beco
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
-from minimizer.transforms._parse import strings_from_codes, to_numeric
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["NumericBucket"]
 
@@ -30,6 +30,8 @@ class NumericBucket(Transform):
     edges: tuple[float, ...] | None = None
     bottom: float | None = None
     top: float | None = None
+    # Also publish <column>_from, the bucket's lower bound as a number (minimizer.sortable).
+    sortable: bool = False
 
     @model_validator(mode="after")
     def _one_scheme(self) -> NumericBucket:
@@ -46,9 +48,15 @@ class NumericBucket(Transform):
         codes = "".join(
             f", {name} {_fmt(v)}" for name, v in (("bottom", self.bottom), ("top", self.top)) if v
         )
-        return f"numeric buckets of {scheme}{codes}"
+        sort = "; sort by <column>_from" if self.sortable else ""
+        return f"numeric buckets of {scheme}{codes}{sort}"
 
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
+        import numpy as np
+        import pandas as pd
+
+        from minimizer.transforms._parse import strings_from_codes, to_numeric
+
         values, invalid = to_numeric(frame[self.source_of(output)])
         x = values.to_numpy()
         known = ~np.isnan(x)
@@ -72,6 +80,5 @@ class NumericBucket(Transform):
     def _upper(self, lower: float) -> float:
         if self.width is not None:
             return lower + self.width
-        edges = np.asarray(self.edges)
-        later = edges[edges > lower]
-        return float(later[0]) if len(later) else float("inf")
+        later = [e for e in self.edges or () if e > lower]  # the policy's few edges
+        return float(later[0]) if later else float("inf")

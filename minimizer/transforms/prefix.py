@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import pandas as pd
 from pydantic import Field
 
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
 
-__all__ = ["Prefix"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PY_WHITESPACE", "Prefix"]
+
+# What Python's str.strip() removes (every c with c.isspace()), so Arrow trims exactly as the
+# published prefixes always were; tests/transforms check the list against Python.
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 @register("generalise", methods=("prefix",))
@@ -26,5 +35,12 @@ class Prefix(Transform):
         return [value, *shorter, "*"]
 
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
-        values = frame[self.source_of(output)].astype("str")
-        return Outcome(values.str.strip().str.slice(0, self.keep))
+        import pyarrow.compute as pc
+
+        from minimizer.transforms._parse import as_str_series, text_array
+
+        source = frame[self.source_of(output)]
+        values = text_array(source)
+        trimmed = pc.utf8_trim(values, characters=PY_WHITESPACE)
+        kept = pc.utf8_slice_codeunits(trimmed, start=0, stop=self.keep)
+        return Outcome(as_str_series(kept, source.index, source.name))

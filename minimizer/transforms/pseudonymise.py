@@ -13,32 +13,77 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import pandas as pd
 from pydantic import model_validator
 
-from minimizer.keys import PurposeKey
-from minimizer.transforms._parse import strings_from_codes, to_utc_timestamp
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from minimizer.keys import PurposeKey
 
 __all__ = ["TOKEN_PATTERN", "Pseudonymise", "period_label", "token_for", "tokens"]
 
 TOKEN_PATTERN = r"^mzp[0-9]+_[0-9a-f]{32}$"
 TOKEN_RE = re.compile(TOKEN_PATTERN)
 _DIGEST_BYTES = 16
+_HEX_DIGITS = b"0123456789abcdef"
 
 
-def _digests(key: bytes, texts: list[str]) -> bytes:
-    # Copying a keyed state is cheaper than keying a new one for every value.
+def _digests(key: bytes, data: list[bytes]) -> bytes:
+    """The 16-byte digests of ``data``, concatenated. One C hash call per value is the floor
+    without an engine-side scheme; copying a keyed state is cheaper than keying a new one."""
     base = hashlib.blake2b(key=key, digest_size=_DIGEST_BYTES)
 
-    def one(text: str) -> bytes:
+    def one(value: bytes) -> bytes:
         h = base.copy()
-        h.update(text.encode())
+        h.update(value)
         return h.digest()
 
-    return b"".join(map(one, texts))
+    return b"".join(map(one, data))
+
+
+def _token_array(version: int, digests: bytes) -> pa.StringArray:
+    """``mzp<version>_<hex>`` for each 16-byte digest, built as one Arrow buffer (no loop)."""
+    import numpy as np
+    import pyarrow as pa
+
+    hex_digits = np.frombuffer(_HEX_DIGITS, dtype=np.uint8)
+    prefix = np.frombuffer(f"mzp{version}_".encode(), dtype=np.uint8)
+    raw = np.frombuffer(digests, dtype=np.uint8).reshape(-1, _DIGEST_BYTES)
+    n, width = len(raw), len(prefix) + 2 * _DIGEST_BYTES
+    text = np.empty((n, width), dtype=np.uint8)
+    text[:, : len(prefix)] = prefix
+    text[:, len(prefix) :: 2] = hex_digits[raw >> 4]
+    text[:, len(prefix) + 1 :: 2] = hex_digits[raw & 0x0F]
+    wide = n * width >= 2**31  # past what 32-bit offsets address
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64 if wide else np.int32)
+    kind = pa.large_string() if wide else pa.string()
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text)]
+    return pa.Array.from_buffers(kind, n, buffers)  # type: ignore[return-value]
+
+
+def _distinct(values: pd.Series) -> tuple[pa.Array, list[bytes]]:
+    """Row codes into the distinct values (null where the value is null), and each distinct
+    value's UTF-8 text. Text columns are encoded in Arrow; other types keep ``str(value)``,
+    the text the token scheme has always hashed."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from minimizer.transforms._parse import arrow_strings
+
+    strings = arrow_strings(values)
+    if strings is not None:
+        encoded = pc.dictionary_encode(strings)
+        return encoded.indices, encoded.dictionary.cast(pa.large_binary()).to_pylist()
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+    return indices, [str(u).encode() for u in uniques]
 
 
 # Separates a value from its rotation period inside the hashed text; cannot occur in ids.
@@ -50,23 +95,28 @@ def token_for(value: str, key: PurposeKey, period: str | None = None) -> str:
     """The token one value gets (in one rotation period): the single-value form of
     :func:`tokens`."""
     text = value if period is None else f"{value}{_PERIOD_SEP}{period}"
-    return f"mzp{key.version}_{_digests(key.secret, [text]).hex()}"
+    return f"mzp{key.version}_{_digests(key.secret, [text.encode()]).hex()}"
 
 
 def period_label(moment: pd.Timestamp, rotate: str) -> str:
     """The rotation period a moment falls in: '2026-06-14', '2026-W24' or '2026-06' (UTC)."""
+    import pandas as pd
+
     return pd.Timestamp(moment).tz_convert("UTC").strftime(_PERIOD_FORMAT[rotate])
 
 
 def tokens(values: pd.Series, key: PurposeKey) -> pd.Series:
-    """Tokens for a column. Each distinct value is hashed once; nulls stay null."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    # One C call per distinct value is the whole cost; the hex conversion is done in one go.
-    hexed = _digests(key.secret, [str(u) for u in uniques]).hex()
-    width = 2 * _DIGEST_BYTES
-    prefix = f"mzp{key.version}_"
-    table = [prefix + hexed[i : i + width] for i in range(0, len(hexed), width)]
-    return strings_from_codes(codes, table, values.index).rename(values.name)
+    """Tokens for a column. Each distinct value is hashed once; nulls stay null.
+
+    The distinct values are found and the tokens broadcast back to the rows in Arrow; Python
+    runs once per distinct value, for the hash call alone."""
+    import pyarrow.compute as pc
+
+    from minimizer.transforms._parse import as_str_series
+
+    indices, distinct = _distinct(values)
+    table = _token_array(key.version, _digests(key.secret, distinct))
+    return as_str_series(pc.take(table, indices), values.index, values.name)
 
 
 @register("pseudonymise")
@@ -101,6 +151,8 @@ class Pseudonymise(Transform):
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
         if ctx.key is None:
             raise RuntimeError("pseudonymise needs a purpose key in the transform context")
+        from minimizer.transforms._parse import to_utc_timestamp
+
         values = frame[self.source_of(output)]
         if self.rotate == "never":
             return Outcome(tokens(values, ctx.key))

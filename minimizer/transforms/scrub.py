@@ -6,11 +6,12 @@ replaced too, even where those columns are dropped: names are what patterns miss
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, ClassVar
 
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Scrub"]
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import pandas as pd
-
-from minimizer.transforms._parse import as_date32, to_utc_timestamp
 from minimizer.transforms.base import Outcome, Transform, TransformContext, register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TruncateTime"]
 
@@ -29,6 +29,8 @@ class TruncateTime(Transform):
 
     def ladder(self, value: str) -> list[str]:
         # Published as the start of the period (ISO); coarser rungs are labelled periods.
+        import pandas as pd
+
         stamp = pd.Timestamp(value)
         rungs = [value]
         order = UNITS.index(self.method)
@@ -41,6 +43,8 @@ class TruncateTime(Transform):
         return [*dict.fromkeys(rungs), "*"]
 
     def apply(self, frame: pd.DataFrame, output: str, ctx: TransformContext) -> Outcome:
+        from minimizer.transforms._parse import as_date32, to_utc_timestamp
+
         stamps, invalid = to_utc_timestamp(frame[self.source_of(output)])
         if self.method == "hour":
             return Outcome(stamps.dt.floor("h"), invalid)

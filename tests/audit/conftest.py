@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from tests.conftest import TEST_MASTER_B64
 from tests.gate.isolation import _no_network, _test_key
 from tests.gate.probe import policy_text, probe_sources, run_cli, write_policy
 
-__all__ = ["AuditRuns", "_no_network", "_test_key", "audit_runs"]
+__all__ = ["AuditRuns", "ExampleRuns", "_no_network", "_test_key", "audit_runs", "example_runs"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,59 @@ def audit_runs(tmp_path_factory: pytest.TempPathFactory, synth_sources: Path) ->
         mp.setenv("MINIMIZER_MASTER_KEY", TEST_MASTER_B64)
         codes = tuple(run_cli(p, sources, warehouse, artifacts) for p in (good, leaky, good))
     return AuditRuns(sources, warehouse, artifacts, good.parent, codes)
+
+
+@dataclass(frozen=True)
+class ExampleRuns:
+    """The example purposes over the synthetic sources, with an erasure and a key rotation."""
+
+    warehouse: Path
+    artifacts: Path
+    policies: Path
+    key_file: Path
+    erased_rows: int
+
+
+def _cli(*args: str) -> int:
+    from minimizer.cli import main
+
+    return main(list(args))
+
+
+@pytest.fixture(scope="session")
+def example_runs(tmp_path_factory: pytest.TempPathFactory, synth_sources: Path) -> ExampleRuns:
+    """churn_analysis (k-anonymity turns loyalty_tier into *), footfall_heatmap (unicity),
+    an erasure of one customer, a key rotation with rekey, and churn_analysis again."""
+    import sqlite3
+
+    from tests.conftest import AS_OF
+
+    root = tmp_path_factory.mktemp("examples")
+    policies = Path(__file__).resolve().parents[2] / "configs" / "purposes"
+    warehouse, artifacts, key_file = root / "wh.duckdb", root / "artifacts", root / "keys.json"
+    common = ("--sources", str(synth_sources), "--warehouse", str(warehouse))
+    run = ("--artifacts", str(artifacts), "--as-of", AS_OF.isoformat())
+    with sqlite3.connect(synth_sources / "crm.sqlite") as con:
+        (subject,) = con.execute("SELECT customer_id FROM customers LIMIT 1").fetchone()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        contextlib.redirect_stdout(io.StringIO()) as printed,
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        mp.delenv("MINIMIZER_MASTER_KEY", raising=False)  # the key file, so keys can rotate
+        mp.setenv("MINIMIZER_KEY_FILE", str(key_file))
+        steps = [
+            ("keys", "init", "--file", str(key_file)),
+            ("run", str(policies / "churn_analysis.yaml"), *common, *run),
+            ("run", str(policies / "footfall_heatmap.yaml"), *common, *run),
+            ("erase", "--warehouse", str(warehouse), "--subject-id", subject,
+             "--purposes-dir", str(policies)),
+            ("keys", "rotate"),
+            ("keys", "rekey", *common, "--purposes-dir", str(policies)),
+            ("run", str(policies / "churn_analysis.yaml"), *common, *run),
+        ]  # fmt: skip
+        for step in steps:
+            assert _cli(*step) == 0, step
+    erased = re.search(r"erased 1 subject\(s\): (\d+) row", printed.getvalue())
+    assert erased, "the erasure printed no summary"
+    return ExampleRuns(warehouse, artifacts, policies, key_file, int(erased[1]))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from minimizer.cli import main
-from tests.audit.conftest import AuditRuns
+from tests.audit.conftest import AuditRuns, ExampleRuns
 from tests.gate.probe import PURPOSE
 
 pytestmark = pytest.mark.browser
@@ -146,3 +146,33 @@ def json_last_failed(artifacts: Path) -> str:
 
     runs = [json.loads(line) for line in (artifacts / "runs.jsonl").read_text().splitlines()]
     return next(r["run_id"] for r in reversed(runs) if r["status"] == "failed")
+
+
+def test_the_example_record_shows_findings_erasures_and_rotations_in_a_browser(
+    example_runs: ExampleRuns, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    assert main(
+        ["audit", "report", "--warehouse", str(example_runs.warehouse), "--out", str(out),
+         "--artifacts", str(example_runs.artifacts), "--policies", str(example_runs.policies)]
+    ) == 0  # fmt: skip
+    done = _chromium(out / "index.html", tmp_path / "profile", "--dump-dom")
+    text = _text(done.stdout)
+    for section in (
+        "loyalty_tier: generalised one level (to *)",
+        "warning: loyalty_tier collapsed to * in every row",
+        "discernibility",
+        "unicity with 4 points",
+        "Erasures (GDPR Art. 17)",
+        "1 subject erasure(s) deleted rows of this purpose",
+        "Key rotations",
+        "re-keyed (keys rekey)",
+    ):
+        assert section in text, section
+    assert _console_errors(done.stderr) == []
+    shot = tmp_path / "findings.png"
+    _chromium(out / "index.html", tmp_path / "profile", f"--screenshot={shot}",
+              "--window-size=1280,2600")  # fmt: skip
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    if UPDATE_DOCS:
+        shutil.copy(shot, IMAGES / "audit-findings.png")

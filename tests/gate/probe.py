@@ -14,6 +14,7 @@ import pandas as pd
 
 from minimizer.cli import main
 from minimizer.io.warehouse import open_warehouse
+from minimizer.policy import SourceSpec
 from tests.conftest import AS_OF
 
 PURPOSE = "leak_probe"
@@ -30,6 +31,9 @@ PLANTED: dict[str, str] = {
     "note_birth": "Birthday on 1985-03-12, send a voucher",
 }
 HARMLESS = "Prefers evening delivery."
+_REASON = "        reason: a probe of the leak gate"
+# Policies that refuse publishing identifiers take reasoned exceptions (docs/policy.md).
+_EXCEPTIONS = "allow" in getattr(SourceSpec, "model_fields", {})
 IBAN_TEXT = "Refund to DE89 3704 0044 0532 0130 00 done"
 # Columns of the synthetic customers table the probe policy drops by name.
 _DROPPED = (
@@ -70,8 +74,14 @@ def probe_sources(synth: Path, to: Path) -> Path:
     return plant(to)
 
 
-def policy_text(customers: dict[str, str], orders: dict[str, str] | None = None) -> str:
-    """The probe policy; ``customers``/``orders`` override or add column actions."""
+def policy_text(
+    customers: dict[str, str],
+    orders: dict[str, str] | None = None,
+    allow: dict[str, str] | None = None,
+) -> str:
+    """The probe policy; ``customers``/``orders`` override or add column actions; ``allow``
+    states reasoned exceptions (customers column -> what it publishes) so that a leak the
+    policy check would refuse still reaches the gate."""
     columns = {
         "customer_id": "pseudonymise",
         "loyalty_tier": "keep",
@@ -104,6 +114,12 @@ def policy_text(customers: dict[str, str], orders: dict[str, str] | None = None)
         "    identifying: [first_name, last_name, email, phone]",
         "    columns:",
         *(f"      {c}: {a}" for c, a in columns.items()),
+        *(["    allow:"] if allow and _EXCEPTIONS else []),
+        *(
+            line
+            for c, what in ((allow or {}) if _EXCEPTIONS else {}).items()
+            for line in (f"      {c}:", f"        publishes: {what}", _REASON)
+        ),
         "  orders:",
         "    key: customer_id",
         "    time: order_date",

@@ -1,5 +1,6 @@
-"""Each custom expectation on small staged tables: what it counts, and that results and
-Data Docs hold counts only."""
+"""Each check of the suite on small staged tables, validated by GX through DuckDB over the
+staged Parquet file: what it counts, that results identify the rows they checked, and that
+results and Data Docs hold counts only."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from minimizer.gate.canary import CanaryRecord, OwnNames
-from minimizer.gate.digests import digests, normalised, unique
+from minimizer.gate.canary import CanaryRecord, OwnNames, identifier_digests
 from minimizer.gate.validate import GateOutcome, validate_tables
+from minimizer.pii import DETECTORS
 from minimizer.policy import Policy
 from minimizer.transforms.pseudonymise import token_for
 from tests.conftest import TEST_MASTER
@@ -45,14 +45,18 @@ def _gate(
     policy: Policy,
     frame: pd.DataFrame,
     raw: dict[str, list[str]] | None = None,
+    artefacts: bool = False,
+    into: Path | None = None,
     **record: Any,
 ) -> GateOutcome:
+    """Stage ``frame`` as Parquet and run the gate over it (artefacts only when asked: Data
+    Docs cost a second a table)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "t.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
-    found = [digests(normalised(pd.Series(v)), SECRET) for v in (raw or {}).values()]
-    known = unique(np.concatenate(found)) if found else np.empty(0, dtype=np.uint64)
-    canary = CanaryRecord("t", list(raw or {}), [], known, **record)
+    values = [v for column in (raw or {}).values() for v in column]
+    exact, contained = identifier_digests(pd.Series(values, dtype=object), SECRET)
+    canary = CanaryRecord("t", list(raw or {}), [], exact, fragments=contained, **record)
     return validate_tables(
         policy,
         {"t": path},
@@ -60,7 +64,7 @@ def _gate(
         secret=SECRET,
         retention_cutoff=CUTOFF,
         run_id="run-1",
-        directory=tmp_path / "gate",
+        directory=into or (tmp_path / "gate" if artefacts else None),
     )
 
 
@@ -80,7 +84,10 @@ KEEP = {"customer_id": "pseudonymise", "note": "keep"}
 def test_a_clean_table_passes_every_expectation(tmp_path: Path) -> None:
     frame = pd.DataFrame({"customer_id": [_token("C1"), _token("C2")], "note": ["hi", None]})
     outcome = _gate(tmp_path, _policy(KEEP), frame, {"customer_id": ["C1", "C2"]})
-    assert outcome.success and outcome.summary()["evaluated"] == 1 + 1 + 2 * 10
+    # column set, row count, token format and canary on the token column, every detector,
+    # the canary and the e-mail regex list on the text column (own names where names are read)
+    assert outcome.success
+    assert outcome.summary()["evaluated"] >= 1 + 1 + 2 + len(DETECTORS) + 1 + 1
 
 
 def test_a_value_that_is_not_a_token_fails_the_token_format(tmp_path: Path) -> None:
@@ -122,10 +129,10 @@ def test_the_canary_finds_raw_identifiers_whole_and_as_words(tmp_path: Path) -> 
     frame = pd.DataFrame(
         {
             "customer_id": [_token("C1")] * 4,
-            "note": ["c0042", "Customer C0042 called", "nothing", "Anna@Example.org"],
+            "note": ["c0042173", "Customer C0042173 called", "nothing", "Anna@Example.org"],
         }
     )
-    raw = {"customer_id": ["C0042"], "email": ["anna@example.org "]}
+    raw = {"customer_id": ["C0042173"], "email": ["anna@example.org "]}
     failed = _failed(_gate(tmp_path, _policy(KEEP), frame, raw))
     assert failed[("note", "column_values_to_not_be_raw_identifiers")]["unexpected_count"] == 3
 
@@ -170,27 +177,74 @@ def test_retention_compares_at_the_column_grain(
     assert (failed[key]["unexpected_count"] if key in failed else 0) == older
 
 
-def test_k_anonymity_counts_small_classes_and_ignores_suppressed_rows(tmp_path: Path) -> None:
+K_CHECK = "unexpected_rows_expectation"
+
+
+def _k_policy(k: int = 2, max_suppression: float = 0.25) -> Policy:
     g = {
         "k_anonymity": {
             "source": "t",
-            "k": 2,
+            "k": k,
             "quasi_identifiers": ["band"],
-            "max_suppression": 0.25,
+            "max_suppression": max_suppression,
         }
     }
-    policy = _policy({"customer_id": "pseudonymise", "band": "keep"}, g)
+    return _policy({"customer_id": "pseudonymise", "band": "keep"}, g)
+
+
+def _k_failures(outcome: GateOutcome) -> dict[str, dict[str, Any]]:
+    return {f["check"]: f for f in outcome.failures if f["expectation"] == K_CHECK}
+
+
+def test_k_anonymity_counts_small_classes_and_ignores_suppressed_rows(tmp_path: Path) -> None:
+    policy = _k_policy()
     ids = [_token(f"C{i}") for i in range(4)]
     ok = pd.DataFrame({"customer_id": ids, "band": ["a", "a", "*", "b"]})
-    failed = _failed(_gate(tmp_path / "a", policy, ok))
-    hit = failed[("band", "table_equivalence_classes_to_have_min_size")]
-    assert (hit["min_class_size"], hit["classes_below_k"], hit["suppressed_rows"]) == (1, 1, 1)
+    outcome = _gate(tmp_path / "a", policy, ok)
+    hit = _k_failures(outcome)["k_anonymity"]
+    assert (hit["column"], hit["unexpected_count"]) == ("band", 1)  # one class below k
+    k = outcome.measured["t"]["k_anonymity"]
+    assert (k["min_class_size"], k["classes_below_k"], k["suppressed_rows"]) == (1, 1, 1)
     passing = pd.DataFrame({"customer_id": ids, "band": ["a", "a", "*", "*"]})
-    budget = _gate(tmp_path / "b", policy, passing)
-    assert not budget.success  # 2 of 4 suppressed > 25%
+    budget = _k_failures(_gate(tmp_path / "b", policy, passing))
+    assert set(budget) == {"k_anonymity_suppression"}  # 2 of 4 suppressed > 25%
     within = pd.DataFrame({"customer_id": ids, "band": ["a", "a", "b", "b"]})
     outcome = _gate(tmp_path / "c", policy, within)
     assert outcome.success and outcome.measured["t"]["k_anonymity"]["min_class_size"] == 2
+
+
+def test_k_counts_distinct_subjects_not_rows(tmp_path: Path) -> None:
+    """One customer duplicated 5 times in a class nobody else has: 5 rows, 1 person."""
+    policy = _k_policy(k=5, max_suppression=0.0)
+    crowd = [_token(f"C{i}") for i in range(10)]
+    lonely = [_token("LONELY")] * 5
+    frame = pd.DataFrame(
+        {"customer_id": crowd + lonely, "band": ["a"] * 5 + ["b"] * 5 + ["only-me"] * 5}
+    )
+    outcome = _gate(tmp_path, policy, frame)
+    hit = _k_failures(outcome)["k_anonymity"]
+    assert hit["unexpected_count"] == 1  # the one class of one person
+    measured = outcome.measured["t"]["k_anonymity"]
+    assert measured["min_class_size"] == 1 and measured["counted"] == "distinct customer_id"
+    five_people = frame.assign(customer_id=crowd + [_token(f"D{i}") for i in range(5)])
+    assert _gate(tmp_path / "people", policy, five_people).success
+
+
+def test_k_counts_rows_when_the_subject_is_not_a_stable_pseudonym(tmp_path: Path) -> None:
+    policy = _policy(
+        {
+            "customer_id": {"pseudonymise": True, "rotate": "day", "time": "ts"},
+            "band": "keep",
+            "when": {"generalise": "day", "source": "ts"},
+        },
+        {"k_anonymity": {"source": "t", "k": 2, "quasi_identifiers": ["band"]}},
+        time="ts",
+    )
+    day = pd.Series(pd.to_datetime(["2026-01-25"] * 2).date).astype("date32[pyarrow]")
+    frame = pd.DataFrame({"customer_id": [_token("A"), _token("A")], "band": ["x", "x"]})
+    outcome = _gate(tmp_path, policy, frame.assign(when=day))
+    assert outcome.measured["t"]["k_anonymity"]["counted"] == "rows"
+    assert not _k_failures(outcome)
 
 
 def test_location_counts_distinct_subjects_per_cell_and_bucket(tmp_path: Path) -> None:
@@ -205,22 +259,24 @@ def test_location_counts_distinct_subjects_per_cell_and_bucket(tmp_path: Path) -
     frame = pd.DataFrame(
         {"customer_id": [a, b, a, a], "cell": ["x", "x", "y", "y"], "hour": [1, 1, 1, 1]}
     )
-    hit = _failed(_gate(tmp_path, policy, frame))[
-        ("cell,hour", "table_cells_to_have_min_distinct_subjects")
-    ]
-    assert (hit["min_distinct_subjects"], hit["groups_below_min"], hit["groups"]) == (1, 1, 2)
+    outcome = _gate(tmp_path, policy, frame)
+    hit = _k_failures(outcome)["location"]
+    assert (hit["column"], hit["unexpected_count"]) == ("cell,hour", 1)
+    found = outcome.measured["t"]["location"]
+    assert (found["min_distinct_subjects"], found["groups_below_min"], found["groups"]) == (1, 1, 2)
 
 
 def test_artefacts_hold_counts_never_the_failing_values(tmp_path: Path) -> None:
     secret_text = "write to leaked.person@example.org"
     frame = pd.DataFrame({"customer_id": [_token("C1"), "C777"], "note": [secret_text, "x"]})
-    outcome = _gate(tmp_path, _policy(KEEP), frame, {"customer_id": ["C777"]})
+    outcome = _gate(tmp_path, _policy(KEEP), frame, {"customer_id": ["C777"]}, artefacts=True)
     assert not outcome.success
     directory = tmp_path / "gate"
     files = [p for p in directory.rglob("*") if p.is_file()]
     assert {p.relative_to(directory).parts[0] for p in files} == {
         "index.html", "gate.json", "results", "suites", "data_docs",
     }  # fmt: skip
+    assert (tmp_path / "_assets" / "gx-static").is_dir()  # shared by every run's Data Docs
     assert (directory / "data_docs" / "index.html").exists()
     for path in files:
         data = path.read_bytes()
@@ -230,34 +286,40 @@ def test_artefacts_hold_counts_never_the_failing_values(tmp_path: Path) -> None:
 
 
 def test_a_suite_run_outside_the_gate_fails_closed(tmp_path: Path) -> None:
-    """A suite run outside minimizer.gate (a frame it never registered, no raw digests
-    attached) cannot pass: every check refuses to measure rather than report zero rows."""
+    """The suite through GX alone, over the same rows, without the run's canary key: the
+    canary refuses to measure (it does not report zero rows), so the suite cannot pass."""
+    import duckdb
     import great_expectations as gx
 
     from minimizer.gate.suite import build_suites
+    from minimizer.gate.validate import add_sql_source, context, duckdb_url
 
-    suite = build_suites(_policy(KEEP))["t"]
-    context = gx.get_context(mode="ephemeral")
-    batch = context.data_sources.add_pandas("p").add_dataframe_asset("t")
+    record = CanaryRecord("t", ["customer_id"]).save(tmp_path)
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"CREATE TABLE t AS SELECT '{_token('C1')}' AS customer_id, 'C1' AS note")
+    gx_context = context(None)
+    source = add_sql_source(gx_context, "w", duckdb_url(database))
     definition = gx.ValidationDefinition(
         name="v",
-        data=batch.add_batch_definition_whole_dataframe("all"),
-        suite=context.suites.add(suite),
+        data=source.add_table_asset("t", table_name="t").add_batch_definition_whole_table("all"),
+        suite=gx_context.suites.add(build_suites(_policy(KEEP))["t"]),
     )
-    frame = pd.DataFrame({"customer_id": [_token("C1")], "note": ["C1"]})
-    result = context.validation_definitions.add(definition).run(
-        batch_parameters={"dataframe": frame}
+    result = gx_context.validation_definitions.add(definition).run(
+        expectation_parameters={"canary_record": str(record)}
     )
-    ours = [r for r in result.results if "columns_to_match_set" not in r.expectation_config.type]
-    assert ours and not any(r.success for r in ours)
-    assert all("not the one the gate registered" in str(r.exception_info) for r in ours)
+    canary = [r for r in result.results if "raw_identifiers" in r.expectation_config.type]
+    assert canary and not any(r.success for r in canary) and not result.success
+    assert all("runs inside minimizer.gate only" in str(r.exception_info) for r in canary)
+    others = [r for r in result.results if r not in canary]
+    assert others and all(r.success for r in others)  # the rest measured the real row
 
 
 def test_a_metric_error_fails_closed_without_quoting_the_value(tmp_path: Path) -> None:
     """pandas quotes an unparseable value in its message; the gate keeps only its type."""
     policy = _policy({"customer_id": "pseudonymise", "ts": "keep"}, time="ts")
     frame = pd.DataFrame({"customer_id": [_token("C1")], "ts": ["not-a-date-SECRET42"]})
-    outcome = _gate(tmp_path, policy, frame)
+    outcome = _gate(tmp_path, policy, frame, artefacts=True)
     failure = _failed(outcome)[("ts", "column_values_to_be_within_retention")]
     assert failure["reason"] == "error"
     assert "GateMetricError" in failure["error"] or "in column.mz" in failure["error"]

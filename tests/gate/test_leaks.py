@@ -63,6 +63,7 @@ class Leak:
     case: str
     customers: dict[str, str] = field(default_factory=dict)
     orders: dict[str, str] = field(default_factory=dict)
+    allow: dict[str, str] = field(default_factory=dict)
     table: str = "customers"
     column: str = ""
     expectation: str = ""
@@ -95,8 +96,8 @@ LEAKS = [
          expectation=_pii("birth_date"), planted=PLANTED["note_birth"]),
     Leak("a raw customer_id in a kept column named ref", {"ref": "keep"}, column="ref",
          expectation="expect_column_values_to_not_be_raw_identifiers"),
-    Leak("a policy that keeps email by mistake", {"email": "keep"}, column="email",
-         expectation=_pii("email")),
+    Leak("a policy that keeps email, excepted with a reason", {"email": "keep"}, column="email",
+         expectation=_pii("email"), allow={"email": "direct_identifier"}),
     Leak("the customer's own name in free text kept unscrubbed", {"note_name": "keep"},
          column="note_name", expectation="expect_column_values_to_not_contain_own_names"),
     Leak("free-text notes kept instead of scrubbed", {"notes": "keep"}, column="notes",
@@ -132,7 +133,7 @@ def test_a_planted_leak_exits_3_and_loads_nothing(
 ) -> None:
     warehouse = tmp_path / "w.duckdb"
     shutil.copy(baseline.warehouse, warehouse)
-    policy = write_policy(tmp_path / "leaky", policy_text(leak.customers, leak.orders))
+    policy = write_policy(tmp_path / "leaky", policy_text(leak.customers, leak.orders, leak.allow))
     artifacts = tmp_path / "artifacts"
 
     assert run_cli(policy, baseline.sources, warehouse, artifacts) == 3

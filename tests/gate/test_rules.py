@@ -68,7 +68,9 @@ def test_marketing_identifiers_are_the_key_identifying_and_masked_columns() -> N
     assert "notes" not in plan.candidates + plan.identifiers
     assert "city" not in plan.candidates + plan.identifiers
     assert "birth_date" in plan.candidates  # generalised: an identifier once a detector flags it
-    assert set(plan.text_outputs) == {"city", "loyalty_tier", "notes"}
+    # kept, scrubbed, masked or cut to a prefix: the row's own name could be in there
+    assert set(plan.text_outputs) == {"city", "loyalty_tier", "notes", "phone_hint"}
+    assert plan.key == "customer_id" and plan.checks_own_names
 
 
 def test_the_time_column_never_becomes_an_identifier() -> None:

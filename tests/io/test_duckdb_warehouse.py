@@ -319,9 +319,9 @@ def test_an_exception_injected_mid_load_rolls_everything_back(
     real = DuckDBWarehouse._load_table
     calls = []
 
-    def failing(self: DuckDBWarehouse, schema: str, load: TableLoad) -> None:
+    def failing(self: DuckDBWarehouse, schema: str, load: TableLoad, *rest: object) -> None:
         calls.append(load.table)
-        real(self, schema, load)
+        real(self, schema, load, *rest)  # type: ignore[arg-type]
         if len(calls) == 2:
             raise RuntimeError("injected after the second table was written")
 
@@ -395,7 +395,7 @@ def test_record_audit_stands_alone_and_upserts_by_run_id(wh: DuckDBWarehouse) ->
     runs = wh.audit_runs()
     assert runs["run_id"].tolist() == ["run-10", "run-9"]  # same start: ordered by run id
     assert runs.set_index("run_id").loc["run-9", "status"] == "failed"
-    assert wh.tables() == [("minimizer_audit", "runs")]
+    assert wh.tables() == [("minimizer_audit", "loaded_tables"), ("minimizer_audit", "runs")]
 
 
 def test_an_audit_record_with_wrong_keys_is_refused(wh: DuckDBWarehouse) -> None:

@@ -63,7 +63,9 @@ def purpose() -> Iterator[str]:
         admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         admin.execute(
             "DO $$ BEGIN IF to_regclass('minimizer_audit.runs') IS NOT NULL THEN"
-            f" DELETE FROM minimizer_audit.runs WHERE purpose LIKE '{name}%'; END IF; END $$"
+            f" DELETE FROM minimizer_audit.runs WHERE purpose LIKE '{name}%'; END IF;"
+            " IF to_regclass('minimizer_audit.loaded_tables') IS NOT NULL THEN DELETE FROM"
+            f" minimizer_audit.loaded_tables WHERE purpose LIKE '{name}%'; END IF; END $$"
         )
         admin.close()
 

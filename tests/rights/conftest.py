@@ -77,9 +77,16 @@ def busiest_customers(sources: Path, n: int = 2) -> list[str]:
 def pseudonym(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
     """The token of a value, asked of the CLI as an investigator would."""
 
-    def ask(purpose: str, value: str, version: int | None = None, period: str | None = None) -> str:
+    def ask(
+        purpose: str,
+        value: str,
+        version: int | None = None,
+        period: str | None = None,
+        purposes: Path | None = None,
+    ) -> str:
         capsys.readouterr()
         args = ["pseudonym", "--purpose", purpose, "--value", value]
+        args += ["--purposes", str(purposes)] if purposes is not None else []
         args += ["--key-version", str(version)] if version else []
         assert main(args + (["--period", period] if period else [])) == 0
         token = capsys.readouterr().out.strip()
@@ -90,7 +97,8 @@ def pseudonym(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
 
 
 # footfall_heatmap rotates its visitor token daily: one token per day of the synthetic events.
-ROTATING = {"footfall_heatmap": [str(SYNTH_END - timedelta(days=d)) for d in range(3)]}
+_DAYS = [str(SYNTH_END - timedelta(days=d)) for d in range(3)]
+ROTATING = {"footfall_heatmap": _DAYS, "mobility_research": _DAYS}
 
 
 def subject_tokens(
@@ -123,3 +131,17 @@ def row_counts(warehouse: Path) -> dict[str, int]:
 def table(warehouse: Path, schema: str, name: str) -> pd.DataFrame:
     with open_warehouse(str(warehouse)) as wh:
         return wh.read(schema, name)
+
+
+def assert_record_equals_tables(warehouse: Path | str) -> None:
+    """The processing record's row counts equal the tables: for every purpose, the latest
+    audit row that states them (a load or an erasure) holds each table's count(*)."""
+    with open_warehouse(str(warehouse)) as wh:
+        runs = wh.audit_runs()
+        stated = runs[runs.status.isin(["loaded", "erased"])].sort_values(["finished_at", "run_id"])
+        for purpose, group in stated.groupby("purpose"):
+            latest = group.iloc[-1]
+            for name, rows in latest.rows_out.items():
+                if (purpose, name) in wh.tables():
+                    actual = len(wh.read(str(purpose), name))
+                    assert rows == actual, f"{purpose}.{name}: record {rows}, table {actual}"

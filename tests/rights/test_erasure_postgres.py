@@ -22,8 +22,9 @@ from minimizer.rights.erasure import ErasureRequest, erase_subjects
 from minimizer.rights.suppression import suppression_hooks
 from minimizer.rights.targets import load_policies
 from minimizer.service import RunSetting
+from minimizer.transforms.pseudonymise import token_for
 from tests.conftest import AS_OF
-from tests.rights.conftest import PURPOSES, busiest_customers
+from tests.rights.conftest import PURPOSES, ROTATING, busiest_customers
 
 pytestmark = pytest.mark.postgres
 
@@ -81,7 +82,7 @@ def test_erasure_on_postgresql_reaches_every_table_and_survives_the_next_load(
 ):
     purpose = _load(purposes, synth_sources, key_env)
     subject = busiest_customers(synth_sources, 1)[0]
-    token = pseudonym(purpose, subject)
+    token = pseudonym(purpose, subject, purposes=purposes)
     assert _holding(purpose, token)["customers"] == 1 and _holding(purpose, token)["orders"] > 0
 
     args = ["erase", "--warehouse", PG_URL, "--purposes-dir", str(purposes)]
@@ -111,5 +112,85 @@ def test_a_failed_erasure_on_postgresql_leaves_every_table_as_it_was(
     with open_warehouse(PG_URL) as wh, pytest.raises(WarehouseError) as info:
         erase_subjects(wh, policies, key_env, [ErasureRequest(subject)])
     assert info.value.reason == "transaction_failed" and subject not in str(info.value)
+    assert info.value.statement == "insert into" and info.value.detail is None
     with open_warehouse(PG_URL) as wh:
         assert {t: len(wh.read(purpose, t)) for t in ("customers", "orders")} == before
+
+
+@pytest.fixture
+def four_purposes(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The three example policies and a retired copy of footfall, under fresh purpose ids
+    (original -> fresh); schemas, registry, audit and erasure rows go afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    names = {
+        p: f"mz_{p[:5]}_{tag}" for p in ("churn_analysis", "footfall_heatmap", "marketing_segments")
+    }
+    names["retired"] = f"mz_retired_{tag}"
+    folder = tmp_path / "four"
+    folder.mkdir()
+    for original, fresh in names.items():
+        source = "footfall_heatmap" if original == "retired" else original
+        text = (PURPOSES / f"{source}.yaml").read_text()
+        (folder / f"{fresh}.yaml").write_text(
+            text.replace(f"purpose: {source}", f"purpose: {fresh}")
+        )
+    try:
+        yield folder, names
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            for fresh in names.values():
+                admin.execute(f'DROP SCHEMA IF EXISTS "{fresh}" CASCADE')
+                admin.execute(f"DELETE FROM minimizer_audit.runs WHERE purpose = '{fresh}'")
+                admin.execute(
+                    f"DELETE FROM minimizer_audit.loaded_tables WHERE purpose = '{fresh}'"
+                )
+            admin.execute(
+                "DELETE FROM minimizer_audit.suppressed_subjects WHERE erasure_id IN (SELECT"
+                " erasure_id FROM minimizer_audit.erasures WHERE rows_deleted::text LIKE"
+                f" '%{tag}.%')"
+            )
+            admin.execute(
+                f"DELETE FROM minimizer_audit.erasures WHERE rows_deleted::text LIKE '%{tag}.%'"
+            )
+
+
+def test_erasure_on_postgresql_reaches_four_purposes_with_only_one_policy_given(
+    four_purposes, key_env, synth_sources, tmp_path, capsys
+):
+    folder, names = four_purposes
+    with open_warehouse(PG_URL) as wh:
+        for policy in load_policies(folder):
+            run_purpose(policy, Sources.from_dir(synth_sources), wh, key_env, as_of=AS_OF)
+    subject = busiest_customers(synth_sources, 1)[0]
+
+    def rows_of_subject() -> dict[str, int]:
+        found = {}
+        with open_warehouse(PG_URL) as wh:
+            for fresh in names.values():
+                key = key_env.purpose_key(fresh)
+                wanted = {token_for(subject, key)} | {
+                    token_for(subject, key, day) for day in ROTATING["footfall_heatmap"]
+                }
+                for schema, table in wh.tables():
+                    if schema == fresh:
+                        frame = wh.read(schema, table)
+                        column = "visitor" if "visitor" in frame else "customer_id"
+                        found[f"{schema}.{table}"] = int(frame[column].isin(wanted).sum())
+        return found
+
+    before = rows_of_subject()
+    assert all(
+        before[f"{names[p]}.{t}"] for p, t in [("retired", "events"), ("churn_analysis", "orders")]
+    )
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / f"{names['churn_analysis']}.yaml").write_text(
+        (folder / f"{names['churn_analysis']}.yaml").read_text()
+    )
+    args = ["erase", "--warehouse", PG_URL, "--purposes-dir", str(only), "--subject-id", subject]
+    assert main(args) == 0
+    assert "erased 1 subject(s)" in capsys.readouterr().out
+    after = rows_of_subject()
+    assert set(after) == set(before) and sum(after.values()) == 0
+    for fresh in names.values():
+        assert any(k.startswith(f"{fresh}.") for k, n in before.items() if n), fresh

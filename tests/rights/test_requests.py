@@ -69,7 +69,7 @@ def test_each_malformed_line_is_located_and_never_quoted(tmp_path, text, line, m
 
 def test_every_problem_of_every_drop_file_is_reported_at_once(tmp_path):
     write(tmp_path / "drop" / "a.csv", "C1\nC2,bad\n")
-    write(tmp_path / "drop" / "b.csv", "C3\n,\n")
+    write(tmp_path / "drop" / "b.csv", "C3\n,2026-06-01\n")
     write(tmp_path / "drop" / "notes.txt", "not a request file")
     with pytest.raises(RequestFileError) as info:
         read_drop_folder(tmp_path / "drop")
@@ -192,3 +192,64 @@ def test_the_dag_file_parses_into_collect_erase_acknowledge(tmp_path):
         "acknowledge": [],
     }
     assert parsed["max_active_runs"] == 1
+
+
+@pytest.mark.parametrize("separator", [";", "\t", ","])
+def test_the_separator_of_a_spreadsheet_export_is_detected(tmp_path, separator):
+    text = f"subject_id{separator}requested_at\nC1{separator}2026-06-01T10:00:00Z\nC2{separator}\n"
+    found = read_id_file(write(tmp_path / "ids.csv", text))
+    assert [r.subject_id for r in found] == ["C1", "C2"]
+    assert found[0].requested_at == datetime(2026, 6, 1, 10, tzinfo=UTC)
+    assert found[1].requested_at is None
+
+
+def test_a_german_excel_file_without_header_takes_german_dates(tmp_path):
+    text = "\ufeffC1;01.06.2026 10:30\r\nC2;2.6.2026\r\nC3\r\n"
+    found = read_id_file(write(tmp_path / "ids.csv", text))
+    assert [(r.subject_id, r.requested_at) for r in found] == [
+        ("C1", datetime(2026, 6, 1, 10, 30, tzinfo=UTC)),
+        ("C2", datetime(2026, 6, 2, tzinfo=UTC)),
+        ("C3", None),
+    ]
+
+
+def test_a_customer_id_header_names_the_id_column_in_any_position(tmp_path):
+    text = "requested_at;customer_id\n2026-06-01;C1\n;C2\n"
+    assert [r.subject_id for r in read_id_file(write(tmp_path / "ids.csv", text))] == [
+        "C1",
+        "C2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        # The separator is ';' (most lines); a ',' in an id means the file mixes them.
+        ("C1;2026-06-01\nC2;2026-06-02\nC2,2026-06-03\n", 3, "subject id holds a separator"),
+        ("subject_id;requested_at\nC1;2026-06-01;x\n", 2, "3 fields"),
+        ("subject_id;requested_at;name\nC1;2026-06-01;Max\n", 1, "header must be"),
+        ("C1;31.02.2026\n", 1, "requested_at is not an ISO 8601 time"),
+        ("subject_id\tcustomer_id\nC1\tC2\n", 1, "header must be"),
+    ],
+)
+def test_a_line_of_a_spreadsheet_export_that_does_not_parse_is_located(
+    tmp_path, text, line, message
+):
+    file = write(tmp_path / "ids.csv", text)
+    with pytest.raises(RequestFileError) as info:
+        read_id_file(file)
+    assert f"{file}:{line}: {message}" in str(info.value)
+    assert "C2" not in str(info.value) and "Max" not in str(info.value)
+
+
+def test_a_spreadsheets_empty_rows_and_unused_columns_are_not_ids(tmp_path):
+    text = "subject_id;requested_at;;\r\nC1;2026-06-01;;\r\n;;;\r\nC2;;;\r\n"
+    found = read_id_file(write(tmp_path / "ids.csv", text))
+    assert [r.subject_id for r in found] == ["C1", "C2"]
+
+
+def test_a_cp1252_export_is_refused_with_the_fix(tmp_path):
+    file = write(tmp_path / "ids.csv", "subject_id\nC1\nMüller-7\n".encode("cp1252"))
+    with pytest.raises(RequestFileError) as info:
+        read_id_file(file)
+    assert f"{file}:3: not UTF-8 text (in Excel, save as 'CSV UTF-8')" in str(info.value)

@@ -1,0 +1,33 @@
+"""Lineage of an Airflow run: its events once it has ended, through the OpenLineage provider.
+
+A purpose DAG runs one minimizer run as several tasks; ``cleanup`` runs however the run ended
+and calls :func:`emit_staged_run` before it deletes the run's staging, so the events see the
+final report (``publish.json``, or the most advanced report of a run that failed).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from minimizer.lineage import airflow_emitter, emit_run
+from minimizer.pipeline import RunReport, Sources
+from minimizer.policy import load_policy
+
+__all__ = ["emit_staged_run"]
+
+# The reports a run leaves in its staging directory, most advanced first.
+_REPORTS = ("publish", "failed", "retention", "load", "gate", "minimise", "extract")
+
+
+def emit_staged_run(policy_file: Path, where: Path, *, warehouse: str, sources: Sources) -> int:
+    """Emit the run's START and COMPLETE/FAIL events; returns how many were sent."""
+    last = next((where / f"{n}.json" for n in _REPORTS if (where / f"{n}.json").exists()), None)
+    if last is None:
+        return 0
+    report = RunReport.from_json(last.read_text())
+    if last.stem != "publish" and report.status != "failed":
+        report.status, report.error = "failed", "a task failed; see its Airflow log"
+        report.finished_at = datetime.now(UTC)
+    policy = load_policy(policy_file)
+    return emit_run(policy, report, warehouse=warehouse, sources=sources, emitter=airflow_emitter)

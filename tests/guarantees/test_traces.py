@@ -1,0 +1,126 @@
+"""max_unicity of trace-level purposes: measured on what would be published, fail closed."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from minimizer.errors import GuaranteeError
+from minimizer.guarantees.enforce import guarantees_feature
+from minimizer.guarantees.risk import unicity
+from minimizer.guarantees.traces import cap_points_per_day, unicity_feature
+from minimizer.io.warehouse import open_warehouse
+from minimizer.pipeline import Hooks, Sources, run_purpose
+from minimizer.policy import load_policy
+from minimizer.service import RunSetting
+from tests.conftest import AS_OF
+
+ROOT = Path(__file__).resolve().parents[2]
+MOBILITY = ROOT / "configs" / "purposes" / "mobility_research.yaml"
+
+
+def _run(policy, sources: Path, warehouse: Path, keyring, as_of=AS_OF):
+    with open_warehouse(str(warehouse)) as wh:
+        setting = RunSetting(policy, keyring, wh, warehouse.parent / "artifacts")
+        hooks = Hooks.combine(guarantees_feature(setting), unicity_feature(setting))
+        return run_purpose(policy, Sources.from_dir(sources), wh, keyring, as_of=as_of, hooks=hooks)
+
+
+def _variant(tmp_path: Path, **replace: str):
+    text = MOBILITY.read_text()
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "mobility_research.yaml"
+    path.write_text(text)
+    return load_policy(path)
+
+
+def test_a_run_above_max_unicity_fails_closed_and_loads_nothing(tmp_path, synth_sources, keyring):
+    """Finer cells, thin crowds and no cap: the traces single people out, so nothing loads."""
+    policy = _variant(
+        tmp_path,
+        **{
+            "min_distinct_subjects_per_cell: 20": "min_distinct_subjects_per_cell: 2",
+            "min_resolution: 6 ": "min_resolution: 5 ",
+            "    max_points_per_day: 2\n": "",
+        },
+    )
+    warehouse = tmp_path / "w.duckdb"
+    with pytest.raises(GuaranteeError) as err:
+        _run(policy, synth_sources, warehouse, keyring)
+    assert err.value.exit_code == 3 and err.value.check == "max_unicity"
+    with open_warehouse(str(warehouse)) as wh:
+        assert [t for t in wh.tables() if t[0] == "mobility_research"] == []
+
+
+@pytest.fixture(scope="module")
+def demo_sources(tmp_path_factory):
+    """The demo's synthetic data (2,000 customers, 14 days, seed 7)."""
+    from minimizer.synth import generate
+
+    out = tmp_path_factory.mktemp("demo_sources")
+    generate(out, customers=2000, days=14, seed=7, end=date(2026, 6, 14))
+    return out
+
+
+def test_the_demo_purpose_publishes_traces_under_five_percent_unicity(
+    tmp_path, demo_sources, keyring
+):
+    policy = load_policy(MOBILITY)
+    report = _run(policy, demo_sources, tmp_path / "w.duckdb", keyring)
+    figures = report.guarantees["max_unicity"]
+    assert figures["basis"] == "tokens (one per person and day)"
+    assert figures["unicity_before"] > 0.9  # the raw daily traces: nearly all unique
+    assert figures["unicity_after"] < 0.05
+    assert figures["unicity_after_with_p_points"] < 0.05
+    assert report.loaded_rows["events"] > 0
+    with open_warehouse(str(tmp_path / "w.duckdb")) as wh:
+        published = wh.read("mobility_research", "events")
+    # Recount on the warehouse's own rows, independently of the run.
+    measured = unicity(published, subject="traveller", place="cell", time="hour", p=4)
+    assert measured < 0.05
+    per_day = published.groupby(["traveller", published.hour.dt.floor("D")]).size()
+    assert per_day.max() <= 2 * published.groupby(["traveller", "cell", "hour"]).size().max()
+    points = published.drop_duplicates(["traveller", "cell", "hour"])
+    assert points.groupby([points.traveller, points.hour.dt.floor("D")]).size().max() <= 2
+    import h3
+
+    assert {h3.get_resolution(c) for c in published.cell} == {6}  # one cell size
+
+
+def test_the_cap_keeps_whole_points_and_at_most_n_per_subject_and_day():
+    hours = pd.to_datetime(
+        ["2026-06-14 08:00", "2026-06-14 09:00", "2026-06-14 10:00", "2026-06-14 10:00",
+         "2026-06-15 08:00"], utc=True,
+    )  # fmt: skip
+    frame = pd.DataFrame(
+        {"s": ["a"] * 5, "cell": ["x", "y", "z", "z", "x"], "hour": hours, "n": range(5)}
+    )
+    for salt in ("one", "two", "three"):
+        out, dropped = cap_points_per_day(
+            frame, subject="s", place="cell", time="hour", n=2, salt=salt
+        )
+        day = out.hour.dt.floor("D")
+        assert out[day == hours[0].floor("D")].drop_duplicates(["cell", "hour"]).shape[0] == 2
+        assert (out.hour == hours[4]).sum() == 1  # another day has its own allowance
+        assert dropped == 1
+        # A point is kept with all of its rows, or not at all.
+        assert (out.cell == "z").sum() in (0, 2)
+
+
+def test_unicity_on_subjects_with_p_points_ignores_shorter_traces_as_samples():
+    frame = pd.DataFrame(
+        {
+            "s": ["a", "a", "a", "b", "c"],
+            "place": ["x", "y", "z", "x", "x"],
+            "time": [1, 1, 1, 1, 1],
+        }
+    )
+    # a has 3 points and is unique; b and c share their single point.
+    assert unicity(frame, subject="s", place="place", time="time", p=3) == pytest.approx(1 / 3)
+    assert unicity(frame, subject="s", place="place", time="time", p=3, min_points=3) == 1.0
+    assert unicity(frame, subject="s", place="place", time="time", p=3, min_points=4) == 0.0

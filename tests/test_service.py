@@ -1,0 +1,75 @@
+"""The run as callers start it: a crash is recorded as failed (never left "running"), its
+message never reaches the screen or the record, and a relative artefacts folder works."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from minimizer import service
+from minimizer.cli import main
+from minimizer.io.warehouse import open_warehouse
+from minimizer.pipeline import Hooks
+from minimizer.service import default_artifacts
+from tests.conftest import AS_OF, TEST_MASTER_B64
+
+ROOT = Path(__file__).resolve().parents[1]
+CHURN = ROOT / "configs" / "purposes" / "churn_analysis.yaml"
+SECRET = "Berlin-Mitte-4711"
+
+
+def run(sources: Path, warehouse: Path, artifacts: str) -> int:
+    args = ["run", str(CHURN), "--sources", str(sources), "--warehouse", str(warehouse)]
+    return main([*args, "--as-of", AS_OF.isoformat(), "--artifacts", artifacts])
+
+
+@pytest.fixture(autouse=True)
+def key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIMIZER_MASTER_KEY", TEST_MASTER_B64)
+
+
+def test_a_crashed_run_is_recorded_as_failed_without_its_message(
+    synth_sources, tmp_path, monkeypatch, capsys
+):
+    def crash(setting: service.RunSetting) -> Hooks:
+        def check(policy, report) -> None:
+            raise IndexError(f"index out of range for {SECRET}")  # a bug quoting a value
+
+        return Hooks(checks=(check,))
+
+    monkeypatch.setattr(service, "FEATURES", [*service.FEATURES[:1], crash])
+    artifacts = tmp_path / "artifacts"
+    assert run(synth_sources, tmp_path / "wh.duckdb", str(artifacts)) == 1
+    err = capsys.readouterr().err
+    assert "internal error" in err and "IndexError" in err and SECRET not in err
+    lines = (artifacts / "runs.jsonl").read_text().splitlines()
+    record = json.loads(lines[-1])
+    assert record["status"] == "failed" and "IndexError" in record["details"]["error"]
+    assert SECRET not in lines[-1]
+    with open_warehouse(tmp_path / "wh.duckdb") as wh:
+        assert "churn_analysis" not in {s for s, _ in wh.tables()}  # nothing was loaded
+
+
+def test_relative_paths_and_a_warehouse_named_like_the_purpose_work(
+    synth_sources, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    # The README's PostgreSQL default folder, relative; a DuckDB file named like the purpose.
+    assert run(synth_sources, Path("churn_analysis.duckdb"), "minimizer-artifacts") == 0
+    folder = tmp_path / "minimizer-artifacts"
+    record = json.loads((folder / "runs.jsonl").read_text().splitlines()[-1])
+    assert record["status"] == "loaded"
+    assert record["details"]["gate"].get("success") is True
+    with open_warehouse(tmp_path / "churn_analysis.duckdb") as wh:
+        counts = wh.query("SELECT count(*) AS n FROM churn_analysis.customers").n.tolist()
+        assert counts == [record["rows_out"]["customers"]]
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u@h/db", "postgres://u@h/db", "postgresql+psycopg://u@h/db"]
+)
+def test_the_default_artifacts_of_a_server_warehouse_are_absolute(url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert default_artifacts(url) == tmp_path / "minimizer-artifacts"
