@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from minimizer.categories import FLOAT32_TOLERANCE, precise_floats
 from minimizer.gate.canary import CanaryRecord, raw_identifier_hits
-from minimizer.gate.rules import CLOSED_FORMATS
+from minimizer.gate.rules import CLOSED_FORMATS, OUTPUT_FORMATS
 from minimizer.pii import DEFAULT_MAX_DECIMALS, DETECTORS, precise_coordinates
 
 __all__ = ["ColumnFacts", "Hit"]
@@ -174,7 +174,7 @@ class ColumnFacts:
         """Rows whose value is not in the closed format ``name`` (nulls are not checked)."""
         if self.kind != "text":
             return Hit(int(self.counts.sum()), len(self.counts), self.rows)
-        return self._hit(~self._matches(CLOSED_FORMATS[name]))
+        return self._hit(~self._matches(OUTPUT_FORMATS[name]))
 
     def _floats(self) -> npt.NDArray[np.float64]:
         if self._arrow is not None:
