@@ -23,10 +23,17 @@ AIRFLOW_PORT ?= 8080
 airflow: $(STAMP)
 	AIRFLOW_PORT=$(AIRFLOW_PORT) $(BIN)/python -m minimizer.demo airflow
 
+# The suite on TEST_WORKERS processes (pytest-xdist); tests that share state share a worker
+# (tests/parallel_groups.py). `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),$(shell $(BIN)/python -c 'import xdist' 2>/dev/null \
+	&& printf '%s' '-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder -p tests.parallel_groups'))
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+	$(BIN)/python -m pytest $(XDIST)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

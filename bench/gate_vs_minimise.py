@@ -27,7 +27,7 @@ import json
 import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
@@ -37,12 +37,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from minimizer.gate import gate_hooks, run_gate
+from minimizer.flow import ALL, Run, RunState, extract, minimise, observers
+from minimizer.gate import run_gate
+from minimizer.gate.canary import CrmIndex
 from minimizer.io.sources import EventSource, TableSource
 from minimizer.keys import KeyRing
+from minimizer.minimise import ChunkObserver
 from minimizer.parallel import default_workers
-from minimizer.pipeline import ChunkObserver, Hooks, RunReport, SourceReport, Stager, start_run
-from minimizer.policy import Policy, SourceSpec
+from minimizer.pipeline import RunReport, SourceReport, start_run
+from minimizer.policy import Policy
 
 AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
 EVENTS = {
@@ -124,16 +127,27 @@ class Timed:
 
 
 def stage(
-    pol: Policy, name: str, handle: Any, hooks: Hooks, work: Path, ring: KeyRing, workers: int
+    pol: Policy,
+    name: str,
+    handle: Any,
+    watch: Callable[[Run], Mapping[str, Sequence[ChunkObserver]]],
+    work: Path,
+    ring: KeyRing,
+    workers: int,
 ) -> tuple[RunReport, float]:
-    report, ctx = start_run(pol, ring, AS_OF)
+    """The flow's extract and minimise steps of one source, timed (``watch`` picks observers)."""
+    report, _ = start_run(pol, ring, AS_OF)
     work.mkdir(parents=True, exist_ok=True)
-    stager = Stager(ctx, work, work / "rejected", hooks, None, workers)
+    run = Run(pol, ring, None, RunState(report=report), work / "artifacts", work, ALL, workers)
+    report.sources[name] = SourceReport(source=name)
     t0 = time.perf_counter()
-    report.sources[name] = stager.stage(
-        name, pol.sources[name], handle, report.retention_cutoff, None
-    )
+    chunks = extract(run, name, handle, {}, interval=None)
+    minimise(run, name, chunks, watch(run), work)
     return report, time.perf_counter() - t0
+
+
+def _none(run: Run) -> Mapping[str, Sequence[ChunkObserver]]:
+    return {}
 
 
 def measure(
@@ -145,25 +159,30 @@ def measure(
     ring: KeyRing,
     workers: int,
     repeat: int,
+    crm_url: str | None = None,
 ) -> dict[str, Any]:
-    """Medians of ``repeat`` runs of each step (the machine is shared: single runs vary 2x)."""
+    """Medians of ``repeat`` runs of each step (the machine is shared: single runs vary 2x).
+    With ``crm_url`` the canary also reads the CRM's identifying columns (timed as gate work)."""
     # Warm-up: worker processes start once per process; neither side should pay for that.
-    stage(pol, name, handle, Hooks(), tmp / f"{label}-warm", ring, workers)
+    stage(pol, name, handle, _none, tmp / f"{label}-warm", ring, workers)
     minimise = median(
-        stage(pol, name, handle, Hooks(), tmp / f"{label}-{i}", ring, workers)[1]
+        stage(pol, name, handle, _none, tmp / f"{label}-{i}", ring, workers)[1]
         for i in range(repeat)
     )
-    gate = gate_hooks(pol, ring, tmp / "artifacts")
     observer_times = []
     for i in range(repeat):
         clock = [0.0]
+        t0 = time.perf_counter()
+        crm = CrmIndex.read(crm_url, ring.secret_for("canary")) if crm_url else None
+        clock[0] += time.perf_counter() - t0
 
-        def observers(source: str, spec: SourceSpec, c: list[float] = clock) -> Sequence[Any]:
-            return [Timed(o, c) for o in gate.observers(source, spec)]
+        def gate_only(
+            run: Run, c: list[float] = clock, crm: CrmIndex | None = crm
+        ) -> Mapping[str, Sequence[ChunkObserver]]:
+            watched = observers(run, name, crm)["run_gate"]
+            return {"run_gate": [Timed(o, c) for o in watched]}
 
-        report, _ = stage(
-            pol, name, handle, Hooks(observers=observers), tmp / f"g{i}", ring, workers
-        )
+        report, _ = stage(pol, name, handle, gate_only, tmp / f"g{i}", ring, workers)
         observer_times.append(clock[0])
     observer = median(observer_times)
     first = run_gate(pol, report, ring, tmp / "artifacts")  # with the artefacts
@@ -216,6 +235,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         write_events(tmp / "events", args.rows, args.chunk, args.subjects)
+        if args.crm:
+            write_crm(tmp / "crm.sqlite", args.crm)
         handle = EventSource(tmp / "events")
         results["events"] = measure(
             "events",
@@ -226,9 +247,9 @@ def main() -> None:
             ring,
             args.workers,
             args.repeat,
+            str(tmp / "crm.sqlite") if args.crm else None,
         )
         if args.crm:
-            write_crm(tmp / "crm.sqlite", args.crm)
             handle = TableSource(tmp / "crm.sqlite", "customers")
             results["crm"] = measure(
                 "crm",

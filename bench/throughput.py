@@ -38,9 +38,8 @@ from workloads import crm_table, event_chunk
 
 from minimizer.io.sources import EventSource
 from minimizer.keys import KeyRing
-from minimizer.minimise import minimise_chunk
+from minimizer.minimise import STAGED_DICTIONARY_BYTES, minimise_chunk, to_arrow
 from minimizer.parallel import default_workers, ordered_map
-from minimizer.pipeline import STAGED_DICTIONARY_BYTES, to_arrow
 from minimizer.policy import SourceSpec
 from minimizer.transforms import TransformContext
 

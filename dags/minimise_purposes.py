@@ -1,11 +1,11 @@
 """One DAG per purpose policy in configs/purposes: ``minimise_<purpose>``.
 
-extract >> minimise >> gate >> load >> retention >> publish, then the ``cleanup`` teardown,
-which deletes the run's staging (raw data included) however the run ended. Each load emits
+extract >> minimise >> gate >> load >> publish, then the ``cleanup`` teardown, which deletes
+the run's staging (raw data included) however the run ended. Each load emits
 ``warehouse://<purpose>/<table>`` for every table of the purpose.
 
-Wiring only: at parse time this reads the policies' YAML for the purpose, schedule, owner and
-tables. The work is in minimizer.orchestration, imported by each task when it runs.
+Wiring only: at parse time the CLI's own policy reader (light: no pandas, Arrow or driver)
+gives the purpose, schedule, owner and tables. The work is in minimizer.orchestration.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task, teardown
+
+from minimizer.policy import load_policy
 
 POLICIES = Path(
     os.environ.get("MINIMIZER_POLICY_DIR")
@@ -31,8 +32,7 @@ DEFAULT_ARGS: dict[str, Any] = {
 STEPS = {
     "minimise": "Transform the staged raw chunks; delete them once done.",
     "gate": "Guarantees, then the leak gate, over the minimised files. Fails closed.",
-    "load": "One transaction: the tables (or the run's range of events) and the audit row.",
-    "retention": "Delete rows older than the policy's retention.",
+    "load": "One transaction: the tables (or the run's range), retention and the audit row.",
     "publish": "Audit artefacts: final audit row, run report, runs.jsonl.",
 }
 
@@ -45,20 +45,20 @@ def _schedule(text: str | None) -> Any:
 
 
 def build(policy_file: Path) -> None:
-    doc = yaml.safe_load(policy_file.read_text())
-    purpose, path = doc["purpose"], str(policy_file)
-    assets = [Asset(f"warehouse://{purpose}/{table}") for table in doc["sources"]]
+    policy = load_policy(policy_file)
+    purpose, path = policy.purpose, str(policy_file)
+    assets = [Asset(f"warehouse://{purpose}/{table}") for table in policy.sources]
 
     @dag(
         dag_id=f"minimise_{purpose}",
-        description=doc["description"],
-        doc_md=f"{doc['description']}\n\nPolicy: `{policy_file.name}`, owner {doc['owner']}.",
-        schedule=_schedule(doc.get("schedule", "@daily")),
+        description=policy.description,
+        doc_md=f"{policy.description}\n\nPolicy: `{policy_file.name}`, owner {policy.owner}.",
+        schedule=_schedule(policy.schedule),
         start_date=datetime(2024, 1, 1, tzinfo=UTC),
         catchup=False,
-        max_active_runs=1,
-        default_args={**DEFAULT_ARGS, "owner": doc["owner"]},
-        tags=["minimizer", purpose, doc["legal_basis"]],
+        max_active_runs=1,  # so a run's staging that no task holds is a dead run's
+        default_args={**DEFAULT_ARGS, "owner": policy.owner},
+        tags=["minimizer", purpose, policy.legal_basis.value],
         params={"full_refresh": Param(False, type="boolean", description="Ignore the interval")},
     )
     def purpose_dag() -> None:

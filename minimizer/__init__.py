@@ -24,9 +24,10 @@ if _typing.TYPE_CHECKING:
         PolicyError,
         SourceError,
     )
+    from minimizer.flow import run_purpose
     from minimizer.io.warehouse import open_warehouse
     from minimizer.keys import KeyRing, load_keyring
-    from minimizer.pipeline import RunReport, Sources, run_purpose
+    from minimizer.pipeline import RunReport, Sources
     from minimizer.plan import plan_policy
     from minimizer.policy import Policy, load_policy
     from minimizer.service import run_policy_file
@@ -47,7 +48,7 @@ _HOMES = {
     "load_keyring": "minimizer.keys",
     "RunReport": "minimizer.pipeline",
     "Sources": "minimizer.pipeline",
-    "run_purpose": "minimizer.pipeline",
+    "run_purpose": "minimizer.flow",
     "plan_policy": "minimizer.plan",
     "Policy": "minimizer.policy",
     "load_policy": "minimizer.policy",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -77,10 +78,10 @@ def _use_default_key_file() -> None:
 @policy_app.command("check")
 def policy_check(files: Annotated[list[Path], typer.Argument(help="Policy files.")]) -> None:
     """Validate policies; every problem is reported with file, line and field."""
-    from minimizer.errors import PolicyError
+    from minimizer.errors import PolicyError, PolicyProblem
     from minimizer.policy import load_policy
 
-    problems = []
+    problems: list[PolicyProblem] = []
     for file in files:
         try:
             policy = load_policy(file)
@@ -118,7 +119,7 @@ def plan(
     from minimizer.scan import print_categories
 
     policy = load_policy(policy_file)
-    available = None
+    available: dict[str, Sequence[str]] | None = None
     if sources is not None:
         from minimizer.pipeline import Sources
 
@@ -240,12 +241,12 @@ def synth(
     crm_url: Annotated[str | None, typer.Option(help="Write the CRM to PostgreSQL.")] = None,
 ) -> None:
     """Generate a synthetic CRM and behavioural events (Faker, deterministic per seed)."""
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from minimizer.synth import generate
 
     with Progress(console=err, transient=True) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -301,6 +302,7 @@ def pseudonym(
 
 
 _PERIODS = {
+    "12h": (r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T(00|12)", "2026-06-14T12"),
     "day": (r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", "2026-06-14"),
     "week": (r"\d{4}-W(0[1-9]|[1-4]\d|5[0-3])", "2026-W24"),
     "month": (r"\d{4}-(0[1-9]|1[0-2])", "2026-06"),

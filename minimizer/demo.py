@@ -153,9 +153,10 @@ QUERIES = (
         "GROUP BY ALL ORDER BY customers DESC LIMIT 5",
     ),
     (
-        "busiest H3 cells (every published cell-hour has >= 5 distinct visitors)",
-        "SELECT cell, count(*) AS events, count(DISTINCT visitor) AS visitor_days "
-        "FROM footfall_heatmap.events GROUP BY cell ORDER BY events DESC LIMIT 5",
+        "busiest H3 cells (res 6, one size; DP counts per cell-hour, noisy visitors >= 5)",
+        "SELECT cell, sum(events) AS events, sum(distinct_subjects) AS visitor_hours, "
+        "count(*) AS cell_hours FROM footfall_heatmap.events GROUP BY cell "
+        "ORDER BY events DESC LIMIT 5",
     ),
 )
 
@@ -171,7 +172,8 @@ def _print_risk(console: Console, report: RunReport) -> None:
             highlight=False,
         )
     loc = report.guarantees.get("location")
-    if loc:
+    # With max_unicity, its line below gives before and after on one basis (and after the cap).
+    if loc and "max_unicity" not in report.guarantees:
         console.print(
             f"    unicity with {loc['unicity_points']} points: {loc['unicity_before']:.0%} of people "
             f"before → {loc['unicity_after']:.0%} of daily visitor tokens after; at least {loc['min_subjects']} distinct "
@@ -185,8 +187,9 @@ def _print_movement(console: Console, report: RunReport) -> None:
     """Aggregates (unicity 0: no traces) with their DP error bound; bounded trace unicity."""
     for source, agg in (report.guarantees.get("aggregate") or {}).items():
         noise = (
-            f"; ε {agg['epsilon']:g} per visitor-day (OpenDP), counts within ±{agg['error_95']:.0f}"
-            f" at 95%; {agg['published_partitions']:,} of {agg['partitions']:,} cell-hours shown"
+            f"; ε {agg['epsilon']:g} per visitor-day (OpenDP), counts within "
+            + ", ".join(f"±{m['error_95']:.0f} {n}" for n, m in agg["measures"].items())
+            + f" at 95%; {agg['published_partitions']:,} of {agg['partitions']:,} cell-hours shown"
             if "error_95" in agg
             else ""
         )

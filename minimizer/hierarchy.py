@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -35,19 +34,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from minimizer.errors import DataError, PolicyError, PolicyProblem
+from minimizer.errors import DataError, PolicyError, PolicyProblem, Reason
 
 __all__ = ["TOP", "Hierarchy", "HierarchyError", "string_series"]
 
 TOP = "*"
 
 
-@dataclass
 class HierarchyError(DataError):
     """A value in the data is not a leaf of the hierarchy (the message gives a count, never the value)."""
 
-    check: str | None = "hierarchy"
-    reason: str = "unknown_value"
+    default_check = "hierarchy"
+    default_reason = Reason.UNKNOWN_VALUE
 
 
 class Hierarchy:
@@ -62,6 +60,14 @@ class Hierarchy:
         "_order",
         "source",
     )
+    # Declared for the type checker; set once in __init__ through object.__setattr__.
+    source: str
+    _leaf_index: pd.Index
+    _numeric_index: pd.Index | None
+    _lut: tuple[np.ndarray, ...]
+    _labels: tuple[np.ndarray, ...]
+    _arrow_labels: tuple[pa.Array, ...]
+    _order: np.ndarray
 
     def __init__(self, rows: Sequence[Sequence[str]], *, source: str = "<rows>") -> None:
         table = _validated(rows, source)
@@ -76,8 +82,7 @@ class Hierarchy:
             # The null code (last slot) stays null below the top and joins '*' at the top.
             is_top = level == table.shape[1] - 1
             lut = np.append(codes, 0 if is_top else len(uniques)).astype(np.int64)
-            names = list(uniques) if is_top else [*uniques, None]
-            names = np.asarray(names, dtype=object)
+            names = np.asarray(list(uniques) if is_top else [*uniques, None], dtype=object)
             luts.append(_frozen(lut))
             labels.append(_frozen(names))
         object.__setattr__(self, "_lut", tuple(luts))
@@ -182,7 +187,8 @@ class Hierarchy:
         if index.dtype == object or pd.api.types.is_string_dtype(index.dtype):
             blank = np.flatnonzero(index.astype(str) == "")
             leaf_of_unique[blank] = self.null_code
-        codes = leaf_of_unique[positions]  # position -1 (null) picks the appended null code
+        # position -1 (null) picks the appended null code
+        codes: np.ndarray = leaf_of_unique[positions]
         unknown = int(np.count_nonzero(codes < 0))
         if unknown:
             column = None if values.name is None else str(values.name)
@@ -198,7 +204,12 @@ class Hierarchy:
         return self.labels_of(self.encode(values), level, index=values.index, name=values.name)
 
     def labels_of(
-        self, codes: np.ndarray, level: int, *, index: pd.Index | None = None, name: Any = None
+        self,
+        codes: np.ndarray,
+        level: int,
+        *,
+        index: pd.Index | None = None,
+        name: Hashable = None,
     ) -> pd.Series:
         """Labels at ``level`` for leaf codes, as a string Series (an Arrow take, no Python
         objects per row)."""
@@ -211,10 +222,13 @@ class Hierarchy:
 
     def _match(self, uniques: pd.Index) -> np.ndarray:
         numeric = pd.api.types.is_numeric_dtype(uniques) and not pd.api.types.is_bool_dtype(uniques)
+        found: np.ndarray
         if numeric and self._numeric_index is not None:
-            return self._numeric_index.get_indexer(uniques.astype(float))
-        # Everything else is matched by its text: 39 matches the leaf '39'.
-        return self._leaf_index.get_indexer(uniques.astype(str).astype(object))
+            found = self._numeric_index.get_indexer(uniques.astype(float))
+        else:
+            # Everything else is matched by its text: 39 matches the leaf '39'.
+            found = self._leaf_index.get_indexer(uniques.astype(str).astype(object))
+        return found
 
     def _check_level(self, level: int) -> int:
         if not 0 <= level < self.depth:
@@ -223,7 +237,7 @@ class Hierarchy:
 
 
 def string_series(
-    labels: pa.Array, codes: np.ndarray, *, index: pd.Index | None = None, name: Any = None
+    labels: pa.Array, codes: np.ndarray, *, index: pd.Index | None = None, name: Hashable = None
 ) -> pd.Series:
     """``labels[codes]`` as a pandas string Series (a null label gives a missing value)."""
     taken = labels.take(pa.array(codes, type=pa.int64()))

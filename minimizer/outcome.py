@@ -21,11 +21,18 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
-    from minimizer.pipeline import RunReport
     from minimizer.plan import ColumnPlan
     from minimizer.policy import Policy, SourceSpec
+    from minimizer.report import RunReport
 
-__all__ = ["column_notes", "generalised_by_guarantees", "loaded_comments", "meaning_of", "role_of"]
+__all__ = [
+    "column_notes",
+    "generalised_by_guarantees",
+    "loaded_comments",
+    "meaning_of",
+    "role_of",
+    "time_output",
+]
 
 _LEVELS = {1: "one level", 2: "two levels", 3: "three levels", 4: "four levels"}
 _MEANINGS = {
@@ -38,6 +45,18 @@ _MEANINGS = {
     "precise_location": "where the subject was",
     "time": "a point in time",
 }
+
+
+def time_output(spec: SourceSpec) -> str | None:
+    """The published column derived from the source's time column, if any: the one retention
+    deletes by and an interval load replaces a range of."""
+    if not spec.time:
+        return None
+    for out, t in spec.outputs().items():
+        # Its main input, not a helper input (a rotating pseudonym also reads the time).
+        if t.inputs(out) and t.source_of(out) == spec.time:
+            return out
+    return None
 
 
 def role_of(spec: SourceSpec, column: ColumnPlan) -> str:
@@ -86,7 +105,9 @@ def _location_notes(policy: Policy, g: Mapping[str, Any]) -> dict[str, str]:
     if spec is None:
         return {}
     raised = {int(r): int(n) for r, n in (g.get("raised") or {}).items() if int(n)}
-    parts = []
+    # CellSize.note, as the run recorded it (minimizer.guarantees.location): one size, or mixed
+    # sizes with the column naming each row's. Figures, not an import: guarantees import us.
+    parts = [str(g["cell_size"])] if g.get("cell_size") else []
     if raised:
         low, high = min(raised), max(raised)
         span = f"resolution {low}" if low == high else f"resolutions {low}-{high}"
@@ -134,4 +155,11 @@ def loaded_comments(
         if plan.output in notes:
             text = f"{text}; {notes[plan.output]}"
         out[plan.output] = text
+    loc = report.guarantees.get("location")
+    if loc and loc.get("source") == source and loc.get("resolution_column"):
+        cell = policy.guarantees.location.cell if policy.guarantees.location else "cell"
+        out[str(loc["resolution_column"])] = (
+            f"the H3 resolution of this row's {cell} (0-15, larger is finer), added because "
+            f"cell sizes mix; {loc.get('cell_size') or 'compare cells of one resolution only'}"
+        )
     return out

@@ -1,10 +1,24 @@
-"""Human-readable output of plans and runs (rich tables). Names and counts only, never values."""
+"""The records of a run, and their human-readable output (rich tables).
+
+:class:`RunReport` and :class:`SourceReport` are what a run knows about itself: names, counts,
+hashes and staging paths, never a value or a key. They are pydantic models, so a run continues
+in another process (one Airflow task per step) from :meth:`RunReport.to_json`, validated on the
+way back in; ``status`` is a :class:`RunStatus`. The printers below show names and counts only.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -12,10 +26,155 @@ from rich.text import Text
 from minimizer.plan import plan_policy, plan_source
 from minimizer.policy import Policy
 
-if TYPE_CHECKING:
-    from minimizer.pipeline import RunReport, SourceReport
+__all__ = [
+    "REPORT_FORMAT",
+    "RunReport",
+    "RunStatus",
+    "SourceReport",
+    "guarantee_lines",
+    "print_guarantees",
+    "print_plan",
+    "print_run",
+]
 
-__all__ = ["guarantee_lines", "print_guarantees", "print_plan", "print_run"]
+REPORT_FORMAT = "minimizer-run-report/1"
+
+
+class RunStatus(StrEnum):
+    """Where a run is; a ``StrEnum``, so ``status == "loaded"`` and JSON keep working."""
+
+    RUNNING = "running"
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+def _plain(value: object) -> object:
+    # numpy scalars (counts from vectorised code) in the free-form figures are plain numbers.
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON-able")
+
+
+class _Record(BaseModel):
+    # Assignments are validated too: ``report.status = "failed"`` stores RunStatus.FAILED and a
+    # numpy count an int. Arbitrary types for the Arrow schema (checked by isinstance).
+    model_config = ConfigDict(
+        validate_assignment=True, arbitrary_types_allowed=True, extra="ignore"
+    )
+
+
+class SourceReport(_Record):
+    source: str
+    rows_in: int = 0
+    rows_out: int = 0
+    # This run's published rows; rows_out becomes the table's count after the load (a --day
+    # run replaces one day of a larger table), so the summary needs both.
+    rows_staged: int | None = None
+    rejected: int = 0
+    invalid_by_column: dict[str, int] = Field(default_factory=dict)
+    dropped: tuple[str, ...] = ()
+    drift: tuple[str, ...] = ()
+    excluded: int = 0  # rows left out before minimising (erased subjects)
+    staged: Path | None = None
+    schema_: pa.Schema | None = Field(default=None, alias="schema")
+    # Figures for the audit record (JSON-able, no values).
+    measures: dict[str, Any] = Field(default_factory=dict)
+    # What the observers of the minimise step leave for later steps (never loaded):
+    canary: Path | None = None  # the gate's canary record of the raw identifiers
+    subjects: Path | None = None  # row-aligned subject numbers, when the key is not published
+    unicity_before: dict[str, float] | None = None  # trace unicity of the raw points
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    # The field is ``schema_`` (alias ``schema``): a field named ``schema`` would shadow
+    # BaseModel.schema, pydantic v1's deprecated method; this property takes its name on purpose.
+    @property  # type: ignore[override]
+    def schema(self) -> pa.Schema | None:
+        """The staged table's Arrow schema (``schema`` in JSON, base64 Arrow IPC)."""
+        return self.schema_
+
+    @schema.setter
+    def schema(self, value: pa.Schema | None) -> None:
+        self.schema_ = value
+
+    @field_serializer("schema_")
+    def _schema_text(self, schema: pa.Schema | None) -> str | None:
+        return (
+            None if schema is None else base64.b64encode(schema.serialize().to_pybytes()).decode()
+        )
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def _schema_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(value)))
+        return value
+
+
+class RunReport(_Record):
+    run_id: str
+    purpose: str
+    policy_sha256: str
+    key_version: int
+    started_at: datetime
+    as_of: datetime
+    retention_cutoff: datetime
+    sources: dict[str, SourceReport] = Field(default_factory=dict)
+    guarantees: dict[str, Any] = Field(default_factory=dict)
+    gate: dict[str, Any] = Field(default_factory=dict)
+    status: RunStatus = RunStatus.RUNNING
+    finished_at: datetime | None = None
+    loaded_rows: dict[str, int] = Field(default_factory=dict)
+    error: str | None = None
+
+    @field_serializer("started_at", "as_of", "retention_cutoff", "finished_at")
+    def _iso(self, moment: datetime | None) -> str | None:
+        # isoformat, as the reports always had (pydantic would write "Z" for UTC).
+        return None if moment is None else moment.isoformat()
+
+    def to_json(self) -> str:
+        """The report as JSON, so a run can continue in another process (one Airflow task per
+        phase). Holds names, counts, hashes and staging paths; never a value or a key."""
+        doc = {
+            "format": REPORT_FORMAT,
+            **self.model_dump(mode="json", by_alias=True, fallback=_plain),
+        }
+        return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RunReport:
+        doc = json.loads(text)
+        if not isinstance(doc, dict) or doc.get("format") != REPORT_FORMAT:
+            raise ValueError("not a minimizer run report")
+        return cls.model_validate(doc)
+
+    def audit_row(self) -> dict[str, object]:
+        """The run's audit record: names, counts and hashes only, never a value."""
+        return {
+            "run_id": self.run_id,
+            "purpose": self.purpose,
+            "policy_sha256": self.policy_sha256,
+            "status": self.status.value,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at or datetime.now(UTC),
+            "key_version": self.key_version,
+            "rows_in": {s: r.rows_in for s, r in self.sources.items()},
+            "rows_out": {s: r.rows_out for s, r in self.sources.items()},
+            "dropped_columns": {s: list(r.dropped) for s, r in self.sources.items()},
+            "schema_drift": {s: list(r.drift) for s, r in self.sources.items()},
+            "details": {
+                "as_of": self.as_of.isoformat(),
+                "retention_cutoff": self.retention_cutoff.isoformat(),
+                "rejected": {s: r.rejected for s, r in self.sources.items()},
+                "excluded_erased": {s: r.excluded for s, r in self.sources.items()},
+                "measures": {s: r.measures for s, r in self.sources.items()},
+                "invalid_by_column": {s: r.invalid_by_column for s, r in self.sources.items()},
+                "guarantees": self.guarantees,
+                "gate": self.gate,
+                "error": self.error,
+            },
+        }
+
 
 _STYLE = {"dropped": "red", "kept": "yellow", "pseudonym": "cyan"}
 

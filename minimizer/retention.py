@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -61,8 +62,8 @@ def screen_times(
     raw = chunk[spec.time]
     stamps, _ = to_utc_timestamp(raw)
     limit = pd.Timestamp(as_of).tz_convert("UTC") + pd.Timedelta(spec.future_tolerance)
-    future = (stamps > limit).to_numpy(dtype=bool)
-    untimed = raw.isna().to_numpy(dtype=bool)
+    future: npt.NDArray[np.bool_] = (stamps > limit).to_numpy(dtype=bool)
+    untimed: npt.NDArray[np.bool_] = raw.isna().to_numpy(dtype=bool)
     if not future.any() and not untimed.any():
         return None
     counts = measures.setdefault("retention", {"future_quarantined": 0, "no_time_dropped": 0})

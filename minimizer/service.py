@@ -1,32 +1,27 @@
-"""Wiring for callers (CLI, Airflow, demo): policy file + locations in, a finished run out.
+"""Wiring for callers (CLI, demo): policy file + locations in, a finished run out.
 
-Kept apart from :mod:`minimizer.pipeline` so the pipeline stays a pure function of its inputs.
+Opens the warehouse, the key ring and the progress bar, runs every step of
+:mod:`minimizer.flow` and records the run (``runs.jsonl``, artefact pruning, lineage). The
+Airflow tasks (:mod:`minimizer.orchestration.tasks`) run the same steps and the same record.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from minimizer.aggregate.feature import aggregate_feature
-from minimizer.gate import gate_feature
-from minimizer.guarantees.enforce import guarantees_feature
-from minimizer.guarantees.traces import unicity_feature
-from minimizer.io.warehouse import Warehouse, open_warehouse
+from minimizer.flow import ALL, Steps, record, run_purpose
+from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing, load_keyring
 from minimizer.lineage import emit_run
-from minimizer.pipeline import Hooks, RunReport, Sources, day_interval, run_purpose
-from minimizer.policy import Policy, load_policy
-from minimizer.rights.suppression import suppression_hooks
+from minimizer.pipeline import RunReport, Sources, day_interval
+from minimizer.policy import load_policy
 
-__all__ = ["FEATURES", "RunSetting", "build_hooks", "default_artifacts", "run_policy_file"]
+__all__ = ["STEPS", "default_artifacts", "run_policy_file"]
 
 log = logging.getLogger("minimizer.run")
 
@@ -42,37 +37,8 @@ def default_artifacts(warehouse: str) -> Path:
     return Path(warehouse).resolve().parent / "artifacts"
 
 
-@dataclass(frozen=True)
-class RunSetting:
-    """What a feature may need to build its hooks for one run."""
-
-    policy: Policy
-    keyring: KeyRing
-    warehouse: Warehouse
-    artifacts: Path
-    sources: Sources | None = None  # the raw side, for features that read more of it (the gate)
-
-
-# Each feature contributes hooks to a run: guarantees first (they rewrite the staged data),
-# then the leak gate over the result. Features append themselves here, in that order.
-FEATURES: list[Callable[[RunSetting], Hooks]] = [
-    suppression_hooks,  # erased subjects first
-    guarantees_feature,  # then the guarantees, which rewrite the staged data
-    unicity_feature,  # max_unicity of trace-level purposes, on what would be published
-    gate_feature,  # the leak gate, over what the guarantees leave (minimizer.gate)
-    aggregate_feature,  # aggregate sources: gated rows become counts (minimizer.aggregate)
-]
-
-
-def build_hooks(setting: RunSetting) -> Hooks:
-    return Hooks.combine(*(feature(setting) for feature in FEATURES))
-
-
-def _append_run_log(artifacts: Path, report: RunReport) -> None:
-    # Failed runs load nothing, so their record lives beside the warehouse, not in it.
-    artifacts.mkdir(parents=True, exist_ok=True)
-    with (artifacts / "runs.jsonl").open("a") as fh:
-        fh.write(json.dumps(report.audit_row(), sort_keys=True, default=str) + "\n")
+# Every step of the flow; a test may take some out (minimizer.flow.Steps).
+STEPS: Steps = ALL
 
 
 def run_policy_file(
@@ -115,12 +81,13 @@ def run_policy_file(
         def progress(source: str, rows: int) -> None:
             if source not in tasks:
                 tasks[source] = bar.add_task(f"{policy.purpose}.{source}", total=None)
+            # rich types TaskID as a NewType of int that add_task returns; our dict holds it as int.
             bar.update(tasks[source], completed=rows)  # type: ignore[arg-type]
 
         source_set = Sources.from_dir(sources, crm_url)
 
         def finish(report: RunReport) -> None:
-            _finish(artifacts, report, keep)
+            record(artifacts, report, keep)
             # OpenLineage START and COMPLETE/FAIL, when a transport is configured.
             emit_run(policy, report, warehouse=warehouse, sources=source_set)
 
@@ -133,14 +100,6 @@ def run_policy_file(
             interval=interval,
             artifacts=artifacts,
             progress=progress,
-            hooks=build_hooks(RunSetting(policy, ring, wh, artifacts, source_set)),
+            steps=STEPS,
             on_finish=finish,
         )
-
-
-def _finish(artifacts: Path, report: RunReport, keep: timedelta | None) -> None:
-    _append_run_log(artifacts, report)
-    if keep is not None:
-        from minimizer.audit.retention import prune_artifacts
-
-        prune_artifacts(artifacts, keep, spare=report.run_id)

@@ -7,9 +7,14 @@ the top code ``>=500`` -> 500, ``*`` and NULL -> NULL (sorted last by both engin
 
 It is derived at the load from the *published* label, after the guarantees and the gate, so it
 carries nothing the label does not: never from the raw value. A bucket that is a k-anonymity
-quasi-identifier or a sensitive attribute gets no such column (the policy check refuses it),
-because generalising or suppressing the label later (an erasure's re-enforcement turns a class
-to ``*``) would leave its bound behind.
+quasi-identifier or a sensitive attribute gets no such column (it is left out, with a warning
+at the load), because generalising or suppressing the label later (an erasure's
+re-enforcement turns a class to ``*``) would leave its bound behind.
+
+The policy alone says which columns a loaded table has (:func:`loaded_columns`, completed by
+``minimizer.gate.suite.table_columns``): the leak gate's column-set check and ``minimizer audit
+verify`` expect the bounds too, and the gate's own check recomputes each bound from its label in
+SQL (minimizer.gate.suite).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import pyarrow.parquet as pq
 from minimizer.policy import Policy
 from minimizer.transforms.numeric_bucket import NumericBucket
 
-__all__ = ["SUFFIX", "lower_bounds", "sortable_buckets", "with_lower_bounds"]
+__all__ = ["SUFFIX", "loaded_columns", "lower_bounds", "sortable_buckets", "with_lower_bounds"]
 
 SUFFIX = "_from"
 _BATCH_ROWS = 250_000
@@ -33,22 +38,31 @@ log = logging.getLogger("minimizer.run")
 _LABEL = r"^\[(?P<lo>[^,]+),|^>=(?P<ge>.+)$|^(?P<lt><).+$"
 
 
-def sortable_buckets(policy: Policy, name: str) -> list[str]:
-    """Output columns of the source published with a lower bound column. A quasi-identifier
-    or sensitive bucket never is (see above): it is left out, with a warning."""
+def _asked(policy: Policy, name: str) -> tuple[list[str], set[str]]:
+    """The buckets the policy marks ``sortable``, and the k-anonymity columns of the source."""
     spec = policy.sources[name]
     if spec.aggregate is not None:
-        return []
+        return [], set()
     k = policy.guarantees.k_anonymity
     guarded = set(k.quasi_identifiers) | set(k.sensitive) if k and k.source == name else set()
     wanted = [
-        out
-        for out, t in spec.outputs().items()
-        if isinstance(t, NumericBucket) and getattr(t, "sortable", False)
+        out for out, t in spec.outputs().items() if isinstance(t, NumericBucket) and t.sortable
     ]
-    for column in (c for c in wanted if c in guarded):
-        log.warning("%s.%s: no %s column for a k-anonymity column", name, column, SUFFIX)
+    return wanted, guarded
+
+
+def sortable_buckets(policy: Policy, name: str) -> list[str]:
+    """Output columns of the source published with a lower bound column. A quasi-identifier
+    or sensitive bucket never is (see above)."""
+    wanted, guarded = _asked(policy, name)
     return [c for c in wanted if c not in guarded]
+
+
+def loaded_columns(policy: Policy, name: str) -> list[str]:
+    """The columns of the source's table once loaded, in order: the policy's outputs, then
+    ``<bucket>_from`` for each sortable bucket."""
+    outputs = list(policy.sources[name].outputs())
+    return outputs + [c + SUFFIX for c in sortable_buckets(policy, name)]
 
 
 def lower_bounds(labels: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -85,6 +99,9 @@ def with_lower_bounds(
 ) -> tuple[Path, pa.Schema, dict[str, str]]:
     """The file and schema to load (the staged ones when no column is sortable), and the
     comments of the added columns."""
+    wanted, guarded = _asked(policy, name)
+    for column in (c for c in wanted if c in guarded):
+        log.warning("%s.%s: no %s column for a k-anonymity column", name, column, SUFFIX)
     columns = [c for c in sortable_buckets(policy, name) if c in schema.names]
     if not columns:
         return staged, schema, {}

@@ -13,9 +13,10 @@ import yaml
 
 from minimizer import service
 from minimizer.catalog import describe_purpose, render_html, render_markdown, write_catalog
+from minimizer.catalog.dbt import dbt_sources
 from minimizer.catalog.domains import finite_domain
 from minimizer.cli import main
-from minimizer.guarantees.enforce import guarantees_feature
+from minimizer.flow import Steps
 from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing
 from minimizer.policy import load_policy
@@ -55,7 +56,7 @@ def loaded(synth_sources, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("catalog-wh")
     ring = KeyRing(masters={1: TEST_MASTER}, current=1)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(service, "FEATURES", [guarantees_feature])
+        mp.setattr(service, "STEPS", Steps(suppression=False, gate=False))
         service.run_policy_file(
             CHURN,
             sources=synth_sources,
@@ -128,6 +129,26 @@ def test_with_a_warehouse_the_dictionary_says_what_the_last_load_did(loaded, tmp
     assert levels["loyalty_tier"] >= 1
     assert tier.after_load and "k-anonymity (k=5) generalised it" in tier.after_load
     assert tier.domain == ("*",)
+
+
+def test_the_sortable_bound_is_in_the_dictionary_and_the_dbt_sources(loaded):
+    """churn_analysis publishes amount_band_from beside amount_band (sortable: true)."""
+    with open_warehouse(str(loaded)) as wh:
+        entry = describe_purpose(load_policy(CHURN), wh)
+        loaded_columns = list(wh.read("churn_analysis", "orders").columns)
+    orders = next(t for t in entry.tables if t.name == "orders")
+    names = [c.name for c in orders.columns]
+    assert names == loaded_columns  # the dictionary lists what the table holds, in order
+    bound = next(c for c in orders.columns if c.name == "amount_band_from")
+    assert "lower bound of the bucket in amount_band" in bound.meaning
+    assert bound.sources == ("amount",) and bound.domain is None
+    assert bound.after_load and "ORDER BY amount_band_from" in bound.after_load
+    assert "amount\\_band\\_from" in render_markdown(entry)
+    assert "amount_band_from" in str(render_html(entry))
+    (source,) = dbt_sources([entry])["sources"]
+    (dbt_orders,) = [t for t in source["tables"] if t["name"] == "orders"]
+    (column,) = [c for c in dbt_orders["columns"] if c["name"] == "amount_band_from"]
+    assert "ORDER BY amount_band_from" in column["description"]
 
 
 def _dbt_project(tmp_path: Path, sources_yml: Path, database: Path) -> Path:

@@ -158,7 +158,8 @@ def test_run_summary_separates_published_dropped_and_drift(
     from tests.conftest import AS_OF, TEST_MASTER_B64
 
     monkeypatch.setenv("MINIMIZER_MASTER_KEY", TEST_MASTER_B64)
-    footfall = ROOT / "configs/purposes/footfall_heatmap.yaml"
+    # Row-level footfall (tokens, cells, unicity): the demo footfall_heatmap is an aggregate.
+    footfall = ROOT / "tests/fixtures/policies/footfall_rows.yaml"
     base = ["run", str(footfall), "--sources", str(synth_sources), "--as-of", AS_OF.isoformat(),
             "--warehouse", str(tmp_path / "w.duckdb"), "--artifacts", str(tmp_path / "a")]  # fmt: skip
     assert main(base) == 0

@@ -30,7 +30,7 @@ from openlineage.client.facet_v2 import (
 
 from minimizer import lineage, service
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.enforce import guarantees_feature
+from minimizer.flow import RunState, Steps
 from minimizer.keys import KeyRing
 from minimizer.lineage.airflow import emit_staged_run
 from minimizer.lineage.events import SCHEMA_FILE, PrivacyRunFacet, run_uuid
@@ -178,7 +178,7 @@ def loaded(planted: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Run
     folder = tmp_path_factory.mktemp("lineage-run")
     with pytest.MonkeyPatch.context() as mp:
         # The gate (GX) is tested on its own; here it would only add seconds.
-        mp.setattr(service, "FEATURES", [guarantees_feature])
+        mp.setattr(service, "STEPS", Steps(suppression=False, gate=False))
         events = _file_transport(folder, mp)
         return _run(planted, folder), events
 
@@ -247,7 +247,7 @@ def test_no_planted_value_and_no_key_reaches_the_events(loaded):
 
 
 def test_a_failed_run_emits_fail_with_the_reason_and_no_value(planted, tmp_path, monkeypatch):
-    monkeypatch.setattr(service, "FEATURES", [guarantees_feature])
+    monkeypatch.setattr(service, "STEPS", Steps(suppression=False, gate=False))
     events = _file_transport(tmp_path, monkeypatch)
     (tmp_path / "strict").mkdir()
     policy = tmp_path / "strict" / "churn_analysis.yaml"
@@ -306,7 +306,7 @@ def test_outside_airflow_the_staged_run_goes_through_the_plain_client(
     events = _file_transport(tmp_path, monkeypatch)
     where = tmp_path / "staging"
     where.mkdir()
-    (where / "gate.json").write_text(report.to_json())
+    (where / "gate.json").write_text(RunState(report=report).to_json())
     sources = Sources.from_dir(planted)
     imported = "airflow" in sys.modules
     assert emit_staged_run(CHURN, where, warehouse="w.duckdb", sources=sources) == 2

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from minimizer.guarantees.location import location_cell_size
 from minimizer.outcome import column_notes, loaded_comments
 from minimizer.pipeline import RunReport, SourceReport
 from minimizer.plan import plan_source
@@ -15,7 +16,9 @@ from minimizer.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 CHURN = load_policy(ROOT / "configs" / "purposes" / "churn_analysis.yaml")
-FOOTFALL = load_policy(ROOT / "configs" / "purposes" / "footfall_heatmap.yaml")
+# Row-level footfall: cells at res 8 that sparse groups raise down to res 5 (the demo footfall
+# is an aggregate and never raises a cell).
+FOOTFALL = load_policy(ROOT / "tests" / "fixtures" / "policies" / "footfall_rows.yaml")
 NOW = datetime(2026, 6, 14, tzinfo=UTC)
 
 
@@ -76,9 +79,13 @@ def test_suppressed_rows_are_named_on_every_quasi_identifier(tmp_path):
 
 
 def test_cells_raised_by_the_location_guarantee_give_the_resolutions_they_span():
+    size = location_cell_size(FOOTFALL, "events")
+    assert size is not None and size.resolution_column == "cell_resolution"
     figures = {
         "source": "events",
         "m": 5,
+        "cell_size": size.note,  # as enforce records it
+        "resolution_column": size.resolution_column,
         "raised": {"7": 10, "6": 0, "5": 3},
         "suppressed_rows": 2,
     }
@@ -90,6 +97,21 @@ def test_cells_raised_by_the_location_guarantee_give_the_resolutions_they_span()
         "raised to H3 resolutions 5-7 (13 group(s)) in this load" in comments[cell]
     )  # ... and did
     assert "2 row(s) in still sparse cells withheld" in comments[cell]
+    # One size or which column names each row's: the cell and the column it gained say so.
+    assert size.note in comments[cell] and "cell_resolution gives each row's" in size.note
+    assert comments["cell_resolution"].startswith("the H3 resolution of this row's cell")
+    assert size.note in comments["cell_resolution"]
+
+
+def test_one_cell_size_is_said_and_adds_no_column():
+    mobility = load_policy(ROOT / "configs" / "purposes" / "mobility_research.yaml")
+    size = location_cell_size(mobility, "events")
+    assert size is not None and size.resolution_column is None
+    figures = {"source": "events", "m": 20, "cell_size": size.note, "raised": {}}
+    report = _report(mobility, {"location": figures})
+    comments = loaded_comments(mobility, report, "events", plan_source(mobility, "events").outputs)
+    assert "one cell size: every cell is an H3 cell at resolution 6" in comments["cell"]
+    assert set(comments) == {"traveller", "hour", "cell"}
 
 
 def test_no_guarantee_no_note():

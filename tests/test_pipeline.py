@@ -9,9 +9,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from minimizer import flow
 from minimizer.errors import DataError, GuaranteeError, SourceError
+from minimizer.flow import run_purpose
+from minimizer.gate.suite import table_columns
 from minimizer.io.warehouse import open_warehouse
-from minimizer.pipeline import Hooks, Sources, run_purpose
+from minimizer.pipeline import Sources
 from minimizer.policy import load_policy
 from tests.conftest import AS_OF
 
@@ -59,9 +62,12 @@ def test_tables_hold_exactly_the_columns_the_policy_produces_with_comments(loade
         for file in PURPOSES.glob("*.yaml"):
             policy = load_policy(file)
             for source, spec in policy.sources.items():
-                assert list(wh.read(policy.purpose, source).columns) == list(spec.outputs())
+                agg = spec.aggregate  # an aggregate source publishes its counts, not its rows
+                # rows: the outputs, and what the load adds (<bucket>_from of sortable buckets)
+                wanted = table_columns(policy, source) if agg is None else [*agg.by, *agg.measures]
+                assert list(wh.read(policy.purpose, source).columns) == wanted
                 comments = wh.column_comments(policy.purpose, source)
-                assert set(comments) == set(spec.outputs())
+                assert set(comments) == set(wanted)
                 assert all(comments.values())
 
 
@@ -216,20 +222,24 @@ def test_an_empty_source_gives_empty_tables(tmp_path, synth_sources, keyring):
         "order_month",
         "amount_band",
         "channel",
+        "amount_band_from",  # sortable: true (the bound beside the bucket)
     ]
 
 
-def test_a_failing_check_leaves_the_warehouse_exactly_as_it_was(tmp_path, synth_sources, keyring):
+def test_a_failing_check_leaves_the_warehouse_exactly_as_it_was(
+    tmp_path, synth_sources, keyring, monkeypatch
+):
     wh = tmp_path / "w.duckdb"
     run("churn_analysis", synth_sources, wh, keyring)
     before = contents(wh)
 
-    def refuse(policy, report):
+    def refuse(run):
         raise GuaranteeError("planted failure", table="customers", check="test")
 
     keyring.rotate()  # every token would change if anything were loaded
     with pytest.raises(GuaranteeError) as info:
-        run("churn_analysis", synth_sources, wh, keyring, hooks=Hooks(checks=(refuse,)))
+        monkeypatch.setattr(flow, "run_gate", refuse)  # the step after the guarantees
+        run("churn_analysis", synth_sources, wh, keyring)
     assert info.value.exit_code == 3
     after = contents(wh)
     for name in before:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from minimizer import service
+from minimizer import flow
 from minimizer.cli import main
 from minimizer.io.warehouse import open_warehouse
-from minimizer.pipeline import Hooks
 from minimizer.service import default_artifacts
 from tests.conftest import AS_OF, TEST_MASTER_B64
 
@@ -33,13 +32,10 @@ def key(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_crashed_run_is_recorded_as_failed_without_its_message(
     synth_sources, tmp_path, monkeypatch, capsys
 ):
-    def crash(setting: service.RunSetting) -> Hooks:
-        def check(policy, report) -> None:
-            raise IndexError(f"index out of range for {SECRET}")  # a bug quoting a value
+    def crash(run: flow.Run) -> None:
+        raise IndexError(f"index out of range for {SECRET}")  # a bug quoting a value
 
-        return Hooks(checks=(check,))
-
-    monkeypatch.setattr(service, "FEATURES", [*service.FEATURES[:1], crash])
+    monkeypatch.setattr(flow, "enforce_guarantees", crash)
     artifacts = tmp_path / "artifacts"
     assert run(synth_sources, tmp_path / "wh.duckdb", str(artifacts)) == 1
     err = capsys.readouterr().err
@@ -73,3 +69,28 @@ def test_relative_paths_and_a_warehouse_named_like_the_purpose_work(
 def test_the_default_artifacts_of_a_server_warehouse_are_absolute(url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert default_artifacts(url) == tmp_path / "minimizer-artifacts"
+
+
+def test_the_gate_works_inside_the_run_staging_so_a_dead_run_leaves_nothing_else(
+    synth_sources, tmp_path, monkeypatch
+):
+    import tempfile
+
+    import minimizer.gate.validate as validate
+    from minimizer.io.staging import OWNER
+
+    seen: list[tuple[Path, bool]] = []
+    real = tempfile.mkdtemp
+
+    def spy(*args, **kwargs):
+        made = Path(real(*args, **kwargs))
+        if made.name.startswith("minimizer-gate-"):
+            seen.append((made.parent, (made.parent / OWNER).exists()))
+        return str(made)
+
+    monkeypatch.setattr(validate.tempfile, "mkdtemp", spy)
+    assert run(synth_sources, tmp_path / "wh.duckdb", str(tmp_path / "artifacts")) == 0
+    # The gate's scratch folder sits in the run's locked staging folder, which the next run
+    # removes if this one is killed (minimizer.io.staging).
+    assert seen and all(p.name.startswith("minimizer-churn_analysis-") and o for p, o in seen)
+    assert not any(p.exists() for p, _ in seen)

@@ -7,18 +7,23 @@ import os
 import uuid
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import minimizer.sortable
 from minimizer.catalog import describe_purpose
+from minimizer.flow import run_purpose
+from minimizer.gate.suite import build_suites
+from minimizer.gate.validate import _staged_database
 from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing
 from minimizer.lineage.events import run_events
-from minimizer.pipeline import RunReport, Sources, run_purpose
+from minimizer.pipeline import RunReport, Sources
 from minimizer.policy import load_policy
-from minimizer.sortable import lower_bounds, sortable_buckets
+from minimizer.sortable import loaded_columns, lower_bounds, sortable_buckets, with_lower_bounds
 from tests.conftest import AS_OF, TEST_MASTER
 
 PG = os.environ.get("MINIMIZER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -130,6 +135,47 @@ def test_order_by_the_bound_is_numeric_in_postgres(tmp_path, synth_sources):
         with psycopg.connect(PG, autocommit=True) as con:
             con.execute(f'DROP SCHEMA IF EXISTS "{purpose}" CASCADE')
             con.execute("DELETE FROM minimizer_audit.runs WHERE purpose = %s", (purpose,))
+
+
+def test_the_loaded_columns_and_the_gate_suite_come_from_the_policy(tmp_path):
+    policy = _policy(tmp_path, "sortable_columns")
+    columns = ["customer_id", "order_month", "amount_band", "channel", "amount_band_from"]
+    assert loaded_columns(policy, "orders") == columns
+    suite = build_suites(policy)["orders"]
+    assert suite.expectations[0].column_set == columns
+    (check,) = [e for e in suite.expectations if (e.meta or {}).get("check") == "sortable_bound"]
+    assert '"amount_band_from" IS DISTINCT FROM' in check.unexpected_rows_query
+
+
+def test_the_gate_sees_the_table_with_the_bounds_the_load_adds(tmp_path):
+    """The gate validates the staged file as the load will publish it: same rows, same bounds
+    (both from lower_bounds), no row lost or doubled by the lookup."""
+    policy = _policy(tmp_path, "sortable_gate")
+    labels = ["[0, 25)", "[100, 125)", ">=500", "*", None, "[25, 50)", "[0, 25)", "<0"]
+    staged = tmp_path / "orders.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": [f"c{i}" for i in range(len(labels))],
+                "order_month": pa.array([None] * len(labels), pa.date32()),
+                "amount_band": labels,
+                "channel": ["web"] * len(labels),
+            }
+        ),
+        staged,
+    )
+    loaded, _, _ = with_lower_bounds(policy, "orders", staged, pq.read_schema(staged))
+    bounds = {"orders": ["amount_band"]}
+    with _staged_database({"orders": staged}, tmp_path, bounds) as database:
+        con = duckdb.connect(str(database), read_only=True)
+        seen = con.sql("SELECT * FROM orders ORDER BY customer_id").to_arrow_table()
+        con.close()
+    expected = pq.read_table(loaded).sort_by("customer_id")
+    assert seen.column_names == expected.column_names == loaded_columns(policy, "orders")
+    assert seen.column("amount_band_from").to_pylist() == (
+        expected.column("amount_band_from").to_pylist()
+    )
+    assert seen.num_rows == len(labels)
 
 
 def test_doctests_pass():

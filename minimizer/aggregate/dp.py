@@ -117,7 +117,8 @@ def bound_contributions(
                   FROM pairs) WHERE k <= {int(max_groups)} GROUP BY ALL""",
             params=[salt],
         ).to_arrow_table()
-        pairs, events = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM pairs").fetchone()  # type: ignore[misc]
+        # An aggregate without GROUP BY returns exactly one row.
+        pairs, events = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM pairs").fetchall()[0]
     finally:
         con.close()
     kept_events = int(pa.compute.sum(kept.column("events")).as_py() or 0)

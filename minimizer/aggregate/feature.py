@@ -3,31 +3,35 @@ aggregate source's staged rows are replaced by its group counts (thresholded, an
 differential privacy when the policy asks), and dp releases are checked against the purpose's
 privacy budget. Nothing row-level of such a source is ever loaded.
 
-See ``minimizer.service.FEATURES``; the audit record gets ``guarantees.aggregate`` (per source)
+The ``aggregate_outputs`` step of :mod:`minimizer.flow`; the audit record gets ``guarantees.aggregate`` (per source)
 and ``guarantees.privacy_ledger``.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from minimizer.aggregate.aggregate import aggregate_rows
+from minimizer.aggregate.checks import (
+    AGGREGATE_GATE_KEY,
+    AggregateCheck,
+    check_aggregate_table,
+    raise_on_failure,
+)
 from minimizer.aggregate.dp import dp_release
 from minimizer.aggregate.ledger import LEDGER_KEY, ledger_days, plan_spend
 from minimizer.io.warehouse import Warehouse
-from minimizer.pipeline import Hooks, RunReport, SourceReport, time_output
+from minimizer.outcome import time_output
 from minimizer.policy import AggregateSpec, Policy, SourceSpec
+from minimizer.report import RunReport, SourceReport
 from minimizer.transforms.coarsen import Coarsen
 
-if TYPE_CHECKING:
-    from minimizer.service import RunSetting
-
-__all__ = ["aggregate_feature", "aggregate_sources"]
+__all__ = ["aggregate_sources"]
 
 AGGREGATE_KEY = "aggregate"
 
@@ -51,7 +55,7 @@ def _release_days(table: pa.Table, hour: str, report: RunReport) -> list[date]:
 
 def _aggregate_one(
     policy: Policy, name: str, rep: SourceReport, report: RunReport
-) -> tuple[dict[str, Any], list[date]]:
+) -> tuple[dict[str, Any], list[date], AggregateCheck]:
     spec = policy.sources[name]
     agg = spec.aggregate
     assert agg is not None and rep.staged is not None
@@ -67,6 +71,8 @@ def _aggregate_one(
         "unicity_basis": "no traces published (counts per group only)",
     }
     days: list[date] = []
+    time_col = time_output(spec)
+    remainder_by = (time_col,) if time_col and time_col in agg.by else ()
     if agg.dp is not None:
         found = _cell_column(spec, agg)
         hour = time_output(spec)
@@ -77,30 +83,30 @@ def _aggregate_one(
         out = release.table
         figures.update(release.figures, cell_resolution=resolution)
     else:
-        time_col = time_output(spec)
-        out, stats = aggregate_rows(
-            rows, agg, remainder_by=(time_col,) if time_col in agg.by else ()
-        )
+        out, stats = aggregate_rows(rows, agg, remainder_by=remainder_by)
         figures.update(stats.as_dict())
         found = _cell_column(spec, agg)
         if found:
             figures["cell_resolution"] = found[1]
+    # The gate's checks of the table that will be loaded (the row-level gate ran before).
+    check = check_aggregate_table(policy, name, out, rows=rows, remainder_by=remainder_by)
     pq.write_table(out, rep.staged)
     rep.schema = out.schema
     rep.rows_out = out.num_rows
     figures["published_rows"] = out.num_rows
-    return figures, days
+    return figures, days, check
 
 
 def aggregate_sources(policy: Policy, report: RunReport, warehouse: Warehouse | None) -> None:
     """Replace each aggregate source's staged rows by its release; check the budget."""
     released: dict[str, Any] = {}
+    checks: dict[str, AggregateCheck] = {}
     days: set[date] = set()
     epsilon = 0.0
     for name, spec in policy.sources.items():
         if spec.aggregate is None or name not in report.sources:
             continue
-        figures, dp_days = _aggregate_one(policy, name, report.sources[name], report)
+        figures, dp_days, checks[name] = _aggregate_one(policy, name, report.sources[name], report)
         released[name] = figures
         if spec.aggregate.dp is not None:
             days.update(dp_days)
@@ -108,21 +114,11 @@ def aggregate_sources(policy: Policy, report: RunReport, warehouse: Warehouse | 
     if not released:
         return
     report.guarantees[AGGREGATE_KEY] = released
+    report.gate[AGGREGATE_GATE_KEY] = {n: c.summary() for n, c in checks.items()}
+    raise_on_failure(checks)  # fail closed before the budget is planned: nothing is loaded
     if policy.budget is not None:
         history = {}
         if warehouse is not None:
             history = ledger_days(warehouse.audit_runs(policy.purpose))
         spend = plan_spend(policy.budget, epsilon, days, history)
         report.guarantees[LEDGER_KEY] = spend.as_dict()
-
-
-def aggregate_feature(setting: RunSetting) -> Hooks:
-    """Hooks of the aggregate feature; none for a policy without an aggregate source."""
-    policy = setting.policy
-    if not any(s.aggregate for s in policy.sources.values()):
-        return Hooks()
-
-    def check(policy: Policy, report: RunReport) -> None:
-        aggregate_sources(policy, report, setting.warehouse)
-
-    return Hooks(checks=(check,))

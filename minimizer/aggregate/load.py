@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 
 from minimizer.io.warehouse import TableLoad
-from minimizer.policy import AggregateSpec, Policy
+from minimizer.policy import AggregateSpec, Policy, SourceSpec
+from minimizer.transforms.coarsen import Coarsen
 
-__all__ = ["aggregate_comments", "aggregate_table_load", "measure_comments"]
+__all__ = ["aggregate_comments", "aggregate_table_load", "cell_sizes", "measure_comments"]
 
 _SUBJECT_ENTRY = "subject:"  # the registry's subject entries (minimizer.rights.registry)
 
@@ -36,6 +37,17 @@ def measure_comments(spec: AggregateSpec) -> dict[str, str]:
     }
 
 
+def cell_sizes(spec: SourceSpec, agg: AggregateSpec) -> dict[str, int]:
+    """Group-by column -> its H3 resolution, for the cell keys: one size each (aggregates
+    never raise a cell; the gate checks it, :mod:`.checks`)."""
+    outputs = spec.outputs()
+    return {
+        c: int(t.resolution or 0)
+        for c in agg.by
+        if isinstance(t := outputs.get(c), Coarsen) and t.method == "h3"
+    }
+
+
 def aggregate_comments(policy: Policy, name: str, comments: dict[str, str]) -> dict[str, str]:
     """Column comments of source ``name``'s table: the policy's, unless it is an aggregate,
     whose table holds the group keys and the measures only."""
@@ -47,7 +59,13 @@ def aggregate_comments(policy: Policy, name: str, comments: dict[str, str]) -> d
         if spec.small_groups == "remainder" and len(spec.by) > 1
         else ""
     )
-    keys = {c: f"Group key: {comments[c]}.{pooled}" for c in spec.by if c in comments}
+    sizes = {
+        c: f" One cell size: every {c} is an H3 cell at resolution {r}."
+        for c, r in cell_sizes(policy.sources[name], spec).items()
+    }
+    keys = {
+        c: f"Group key: {comments[c]}.{sizes.get(c, '')}{pooled}" for c in spec.by if c in comments
+    }
     return {**keys, **{m: t for m, t in measure_comments(spec).items() if m in spec.measures}}
 
 

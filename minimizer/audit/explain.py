@@ -165,6 +165,10 @@ def location_findings(loc: Mapping[str, Any], max_unicity: float | None = None) 
     if raised:
         parts = ", ".join(f"{n:,} to H3 resolution {r}" for r, n in sorted(raised.items()))
         found.append(Finding(f"sparse (cell, time bucket) groups raised to coarser cells: {parts}"))
+    if loc.get("cell_size"):  # one size, or which column names each row's (issue 12)
+        per = sorted((int(r), int(n)) for r, n in (loc.get("rows_per_resolution") or {}).items())
+        rows = ", ".join(f"{n:,} at resolution {r}" for r, n in per)
+        found.append(Finding(f"{loc['cell_size']}" + (f" (rows: {rows})" if rows else "")))
     if "suppressed_rows" in loc:
         found.append(
             Finding(

@@ -25,6 +25,8 @@ _RISK = {
 }
 
 
+# Figure and axes stay Any: matplotlib's Axes.plot annotations admit no datetime x values,
+# which its date units (set up here) accept.
 def _axes(title: str, ylabel: str) -> tuple[Any, Any]:
     import matplotlib
 
@@ -33,9 +35,10 @@ def _axes(title: str, ylabel: str) -> tuple[Any, Any]:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.0, 2.8), dpi=110)
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    # matplotlib's inline types leave these two constructors unannotated.
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.set_title(title, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)

@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
-from minimizer.catalog.model import PurposeEntry
+from minimizer.catalog.model import ColumnEntry, PurposeEntry
 
 __all__ = ["dbt_sources", "dbt_sources_yaml"]
 
 
-def _tests(purpose: PurposeEntry, table: str, column: Any) -> list[Any]:
+def _tests(purpose: PurposeEntry, table: str, column: ColumnEntry) -> list[Any]:
     tests: list[Any] = []
     if column.role == "subject_key":
         tests.append("not_null")

@@ -78,10 +78,21 @@ def _guarantees(policy: Policy) -> list[str]:
             text += f"; at least {k.l_diversity} distinct values of {', '.join(k.sensitive)}"
         out.append(text)
     if (loc := g.location) is not None:
+        from minimizer.guarantees.location import cell_size
+
+        cell = policy.sources[loc.source].columns.get(loc.cell)
+        resolution = getattr(cell, "resolution", None)
+        size = None if resolution is None else cell_size(loc.cell, resolution, loc.min_resolution)
+        sparse = (
+            f"sparse cells are raised to coarser resolutions (not below {loc.min_resolution}) "
+            "or withheld"
+            if size is None or size.mixed
+            else "sparse cells are withheld"
+        )
         out.append(
             f"location on {loc.source}: at least {loc.min_distinct_subjects_per_cell} distinct "
-            f"subjects in every {loc.cell} and {loc.bucket}; sparse cells are raised to coarser "
-            f"resolutions (not below {loc.min_resolution}) or withheld"
+            f"subjects in every {loc.cell} and {loc.bucket}; {sparse}"
+            + (f"; {size.note}" if size is not None else "")
         )
     if (u := g.max_unicity) is not None:
         fields = ", ".join(f"{k}={v}" for k, v in u.model_dump().items())
@@ -160,6 +171,8 @@ def describe_purpose(policy: Policy, warehouse: Warehouse | None = None) -> Purp
         columns = []
         for c in plan.outputs:
             assert c.output is not None
+            if spec.aggregate and c.output not in spec.aggregate.by:
+                continue  # counted (the subject) or not published: an aggregate has keys only
             role = role_of(spec, c)
             qi = k is not None and k.source == name and c.output in k.quasi_identifiers
             domain = finite_domain(
@@ -191,8 +204,52 @@ def describe_purpose(policy: Policy, warehouse: Warehouse | None = None) -> Purp
                     domain=None,
                 )
             )
+        from minimizer.guarantees.location import location_cell_size
+
+        size = location_cell_size(policy, name)
+        cell = next((c for c in columns if size is not None and c.name == size.column), None)
+        if size is not None and cell is not None and size.resolution_column is not None:
+            # Mixed cell sizes: the column the location guarantee adds right after the cell.
+            columns.insert(
+                columns.index(cell) + 1,
+                dataclasses.replace(
+                    cell,
+                    name=size.resolution_column,
+                    meaning=f"the H3 resolution of the row's {cell.name} (larger is finer)",
+                    treatment=size.note,
+                    after_load=comments.get(size.resolution_column),
+                    domain=tuple(str(r) for r in range(size.min_resolution, size.resolution + 1)),
+                ),
+            )
+        if spec.aggregate:
+            from minimizer.aggregate.load import measure_comments
+
+            measures = measure_comments(spec.aggregate)
+            columns += [
+                ColumnEntry(
+                    name=m,
+                    meaning=measures[m],
+                    treatment="aggregate measure",
+                    after_load=comments.get(m),
+                    data_category="aggregate",
+                    role="measure",
+                    sources=(),
+                    domain=None,
+                )
+                for m in spec.aggregate.measures
+            ]
         time_column = next((c.name for c in columns if c.role == "event_time"), None)
-        notes = ("published only as group counts (aggregate)",) if spec.aggregate else ()
+        notes: tuple[str, ...] = (size.note,) if size is not None else ()
+        if spec.aggregate:
+            from minimizer.aggregate.load import cell_sizes
+
+            notes = (
+                "published only as group counts (aggregate): no row, no subject token",
+                *(
+                    f"one cell size: every {c} is an H3 cell at resolution {r}"
+                    for c, r in cell_sizes(spec, spec.aggregate).items()
+                ),
+            )
         tables.append(TableEntry(name, spec.kind, tuple(columns), time_column, notes))
     return PurposeEntry(
         purpose=policy.purpose,

@@ -9,7 +9,7 @@
 - :mod:`~minimizer.gate.validate`: GX over the staged Parquet (DuckDB), the artefacts, and
   ``verify_warehouse`` for ``minimizer audit verify`` (imports GX);
 - :mod:`~minimizer.gate.page`: the run's static page, and offline Data Docs;
-- :mod:`~minimizer.gate.feature`: ``gate_feature`` for ``minimizer.service.FEATURES``.
+- :mod:`~minimizer.gate.feature`: ``run_gate``, the run's gate step (see :mod:`minimizer.flow`).
 
 Importing this package does not import Great Expectations (seconds of start-up): the check
 imports it when it runs. See docs/gate.md.
@@ -21,7 +21,7 @@ from minimizer._lazy import exports as _exports
 
 if _typing.TYPE_CHECKING:
     from minimizer.gate.canary import CanaryObserver, CanaryRecord
-    from minimizer.gate.feature import gate_directory, gate_feature, gate_hooks, run_gate
+    from minimizer.gate.feature import gate_directory, run_gate
     from minimizer.gate.rules import IdentifierPlan, identifier_plan
 
 __all__ = [
@@ -29,8 +29,6 @@ __all__ = [
     "CanaryRecord",
     "IdentifierPlan",
     "gate_directory",
-    "gate_feature",
-    "gate_hooks",
     "identifier_plan",
     "run_gate",
 ]
@@ -41,8 +39,6 @@ __getattr__, __dir__ = _exports(
         "CanaryObserver": "minimizer.gate.canary",
         "CanaryRecord": "minimizer.gate.canary",
         "gate_directory": "minimizer.gate.feature",
-        "gate_feature": "minimizer.gate.feature",
-        "gate_hooks": "minimizer.gate.feature",
         "run_gate": "minimizer.gate.feature",
         "IdentifierPlan": "minimizer.gate.rules",
         "identifier_plan": "minimizer.gate.rules",

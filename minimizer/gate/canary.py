@@ -6,13 +6,20 @@ the forms a value is written in (:func:`identifier_digests`), counts identifier 
 like a closed output format (a token, an H3 cell), and counts the rows whose published text
 still holds the row's own subject (:mod:`minimizer.gate.own_names`). At the end it writes a
 :class:`CanaryRecord` beside the staged file and puts the record's path in
-``SourceReport.scratch["gate.canary"]``, so an Airflow task that runs the gate later reads the
+``SourceReport.canary``, so an Airflow task that runs the gate later reads the
 same record. Nothing here holds or writes a raw value.
 
 **Across sources.** The gate compares every published column with the identifiers of *every*
 source the purpose reads (:func:`merged`), and with the CRM's identifying columns of all
 customers (:class:`CrmIndex`, read by the canary itself, in chunks), so a customer's phone
 planted in ``web_profiles``, or the id of a customer who has no row there, is caught.
+
+**Written another way.** Both sides are compared folded (:func:`~minimizer.gate.own_names.
+folded`: confusable Cyrillic/Greek letters as Latin), and the raw side also holds the
+unsalted MD5/SHA-1/SHA-256 hex digests of each e-mail (lower case) and phone number (E.164):
+a "hashed e-mail" is linkable by anyone holding the address. A first and last name glued
+into one word ("annaberg") is a whole-name form too, and a row's own glued name is looked for
+inside the words of its text ("kundeannaberg").
 
 **Per value, no share.** Any published value that equals or contains a raw identifier fails
 (:func:`raw_identifier_hits`), and so does any row that holds its own subject. The one
@@ -23,6 +30,7 @@ has no such name: that is a category (the city "Paris" of a customer called Pari
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -51,7 +59,15 @@ from minimizer.gate.digests import (
     unique,
     unpack,
 )
-from minimizer.gate.own_names import OwnForms, own_forms, own_name_hits, subjects
+from minimizer.gate.own_names import (
+    OwnForms,
+    folded,
+    glued_inside,
+    glued_names,
+    own_forms,
+    own_name_hits,
+    subjects,
+)
 from minimizer.gate.rules import (
     CLOSED_FORMATS,
     CRM_CUSTOMERS,
@@ -59,7 +75,13 @@ from minimizer.gate.rules import (
     crm_columns,
 )
 from minimizer.pii.detect import detect
-from minimizer.pipeline import SourceReport
+from minimizer.pii.normalisation import ENCODED as _ENCODED
+from minimizer.pii.normalisation import fold_confusables_arrow, normalise_one
+from minimizer.pii.own_values import EMAIL_SHAPE as _EMAIL_SHAPE
+from minimizer.pii.own_values import HASHES as _HASHES
+from minimizer.pii.own_values import HOME_CODES as _HOME_CODES
+from minimizer.pii.own_values import PHONE_SHAPE as _PHONE_SHAPE
+from minimizer.report import SourceReport
 
 __all__ = [
     "COMMON_VALUE_ROWS",
@@ -90,6 +112,8 @@ _MIN_FRAGMENT = 5
 _MIN_NUMBER = 6
 _LETTERS_ONLY = r"^\p{L}+$"
 _CRM_CHUNK = 100_000
+# a glued first+last name shorter than this is not a whole-name form ("liwu")
+_MIN_GLUED = 6
 Mask = npt.NDArray[np.bool_]
 _NONE = np.empty(0, dtype=np.uint64)
 
@@ -173,26 +197,47 @@ def identifier_digests(
     canon = normalised(values) if canon is None else canon
     if not len(canon):
         return _NONE, _NONE
+    canon = fold_confusables_arrow(canon)
     local = pc.extract_regex(canon, r"^(?P<local>[^@\s]+)@[^@\s]+$")
     local = pc.struct_field(local.filter(pc.is_valid(local)), [0])
     # the local part also compact: "kd.00042.mail(at)example.org" has the runs kd 00042 mail
-    parts = [canon, compact(canon), _phone_forms(canon), local, compact(local)]
+    parts = [canon, compact(canon), _phone_forms(canon), local, compact(local), _hashes(canon)]
     forms = pc.unique(_concat(parts))
     forms = forms.filter(pc.greater(pc.utf8_length(forms), 0))
     found = digests(forms, secret)  # each form hashed once; the contained ones are a subset
     return unique(found), unique(found[_eligible(forms)])
 
 
+def _hashes(canon: pa.Array) -> pa.Array:
+    """The unsalted hex digests of the e-mail- and phone-shaped values (module docstring):
+    an Arrow filter picks them, hashlib runs on those distinct values only."""
+    emails = canon.filter(pc.match_substring_regex(canon, _EMAIL_SHAPE))
+    phones = canon.filter(pc.match_substring_regex(canon, _PHONE_SHAPE))
+    digits = compact(phones)
+    length = pc.utf8_length(digits)
+    ok = pc.and_(pc.greater_equal(length, 6), pc.less_equal(length, 15))
+    phones, digits = phones.filter(ok), digits.filter(ok)
+    international = pc.match_substring_regex(phones, r"^(\+|00)")
+    inter = pc.replace_substring_regex(digits.filter(international), "^00", "")
+    forms = [emails, _join("+", inter)]
+    nsn = pc.utf8_slice_codeunits(digits.filter(pc.invert(international)), 1)
+    forms += [_join("+", code, nsn) for code in _HOME_CODES]
+    values = [v.encode("utf-8", "replace") for v in pc.unique(_concat(forms)).to_pylist()]
+    hexes = [getattr(hashlib, name)(v).hexdigest() for name in _HASHES for v in values]
+    return pa.array(hexes, type=pa.large_string())
+
+
 def _spaced(names: pa.Array) -> pa.Array:
     """Canonical names as their letter runs joined by one space: "Anna-Lena" as "anna lena"."""
     return pc.utf8_trim_whitespace(
-        pc.replace_substring_regex(canonical(names), r"[^\p{L}\p{N}]+", " ")
+        pc.replace_substring_regex(folded(names), r"[^\p{L}\p{N}]+", " ")
     )
 
 
 def name_digests(columns: Sequence[pd.Series], secret: bytes) -> Digests:
     """Whole names, compared globally: each multi-word name value, and the first two name
-    columns of a row joined both ways ("anna berg", "berg anna"), umlauts spelled and dropped.
+    columns of a row joined both ways, by a space and glued ("anna berg", "berg anna",
+    "annaberg"), umlauts spelled and dropped.
     """
     found: list[pa.Array] = []
     for values in columns:
@@ -209,10 +254,10 @@ def name_digests(columns: Sequence[pd.Series], secret: bytes) -> Digests:
                     pc.greater_equal(pc.utf8_length(a), 2), pc.greater_equal(pc.utf8_length(b), 2)
                 )
                 a, b = a.filter(ok), b.filter(ok)
-                found += [
-                    _join(a, b, sep=" "),
-                    _join(b, a, sep=" "),
-                ]
+                found += [_join(a, b, sep=" "), _join(b, a, sep=" ")]
+                for glued in (_join(a, b), _join(b, a)):
+                    glued = pc.replace_substring(glued, " ", "")
+                    found.append(glued.filter(pc.greater_equal(pc.utf8_length(glued), _MIN_GLUED)))
     names = pc.unique(_concat(found))
     return unique(digests(names, secret)) if len(names) else _NONE
 
@@ -324,10 +369,27 @@ def raw_identifier_hits(texts: pa.Array, record: CanaryRecord, secret: bytes) ->
     """Per (distinct) published text: is it, or does it contain, a raw identifier value?
 
     Equal: the canonical text is one of the record's forms. Contained: one of its fragments
-    (:func:`minimizer.gate.digests.fragments`) is a form compared as contained."""
+    (:func:`minimizer.gate.digests.fragments`) is a form compared as contained. A text with
+    an encoding in it (%XX, an HTML entity, a base64 token) is compared decoded too: the
+    raw id in ``Q3VzdC0wMDQy`` is as linkable as written out."""
     if not len(texts):
         return np.zeros(0, dtype=bool)
-    flagged = contains(digests(canonical(texts), secret), record.digests)
+    flagged = _plain_hits(texts, record, secret)
+    encoded = np.flatnonzero(_mask(pc.match_substring_regex(texts, _ENCODED)))
+    if encoded.size:
+        original = texts.take(pa.array(encoded)).to_pylist()
+        decoded = np.array([normalise_one(t) for t in original], dtype=object)
+        changed = decoded != np.array(original, dtype=object)
+        if changed.any():
+            again = pa.array(decoded[changed].tolist(), pa.large_string())
+            flagged[encoded[changed]] |= _plain_hits(again, record, secret)
+    return flagged
+
+
+def _plain_hits(texts: pa.Array, record: CanaryRecord, secret: bytes) -> Mask:
+    """:func:`raw_identifier_hits` on the texts as they are."""
+    texts = folded(texts)
+    flagged = contains(digests(texts, secret), record.digests)
     contained = record.contained
     if len(contained):
         pieces, parent = fragments(texts)
@@ -345,13 +407,13 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def _is_text(values: pd.Series) -> bool:
-    return pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
+    return bool(pd.api.types.is_string_dtype(values.dtype) or values.dtype == object)
 
 
 def _word_counts(text: pd.Series) -> np.ndarray:
     array = pa.array(text.astype("str").to_numpy(dtype=object), type=pa.large_string())
     counts = pc.list_value_length(pc.utf8_split_whitespace(array))
-    return counts.to_numpy(zero_copy_only=False)
+    return np.asarray(counts.to_numpy(zero_copy_only=False))
 
 
 def _is_email_column(column: str) -> bool:
@@ -412,7 +474,8 @@ class CrmIndex:
             if plan.key is not None:
                 subject = subjects(chunk[plan.key], secret)
                 mails = [chunk[c] for c in plan.identifiers if _is_email_column(c)]
-                own = own_forms([*name_columns, *mails], subject, secret)
+                glued = glued_names(name_columns)
+                own = own_forms([*name_columns, *mails, *glued], subject, secret)
                 pairs.append(own.pairs)
                 forms.append(own.forms)
             for parts in (exact, contained, pairs, forms):
@@ -485,7 +548,7 @@ class CanaryObserver:
         directory = report.staged.parent if report.staged is not None else self.directory
         if directory is None:
             raise ValueError("the canary record needs a directory: the staged file's or given")
-        report.scratch[SCRATCH_KEY] = self.record.save(directory)
+        report.canary = self.record.save(directory)
         report.measures["canary"] = self.record.summary()
 
     def _flag_candidates(self, raw: pd.DataFrame) -> None:
@@ -527,7 +590,8 @@ class CanaryObserver:
         if not names and not mails and self.crm is None:
             return  # nobody's own name is known: nothing to compare
         subject, keyed = self._subjects(raw)
-        known = own_forms([*names, *mails], subject, self.secret)
+        glued = glued_names(names)
+        known = own_forms([*names, *mails, *glued], subject, self.secret)
         if keyed and self.crm is not None:
             known = known | self.crm.own
         if not len(known.pairs):
@@ -536,6 +600,9 @@ class CanaryObserver:
             counts = self.record.own_names.setdefault(output, OwnNames())
             text = published[output].reset_index(drop=True)
             hits, whole = own_name_hits(text, subject, known, self.secret)
+            if glued:
+                inside, equal = glued_inside(text, glued)
+                hits, whole = hits | inside, whole | equal
             present = text.notna().to_numpy()
             sentence = np.zeros(len(text), dtype=bool)
             sentence[present] = _word_counts(text[present]) >= _SENTENCE_WORDS

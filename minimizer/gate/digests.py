@@ -259,7 +259,8 @@ def contains(candidates: Digests, known: Digests) -> npt.NDArray[np.bool_]:
     if not len(known):
         return np.zeros(len(candidates), dtype=bool)
     at = np.minimum(np.searchsorted(known, candidates), len(known) - 1)
-    return known[at] == candidates
+    found: npt.NDArray[np.bool_] = known[at] == candidates
+    return found
 
 
 def pack(found: Digests) -> bytes:

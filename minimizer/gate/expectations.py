@@ -136,6 +136,8 @@ class ColumnDistinct(ColumnAggregateMetricProvider):
         column = accessor["column"]
         with _value_free(cls.metric_name, column):
             value: Any = sa.column(column)
+            # GX declares the domain a Selectable; for a column domain it is a table or a
+            # subquery, i.e. a FROM clause.
             query = sa.select(value, sa.func.count()).select_from(selectable).group_by(value)  # type: ignore[arg-type]
             engine = execution_engine.engine
             if engine.dialect.name == "duckdb":  # Arrow straight from DuckDB: no row tuples
@@ -164,10 +166,10 @@ class _FromDistinct(ColumnAggregateMetricProvider):
         cls,
         metric: MetricConfiguration,
         configuration: Any = None,
-        execution_engine: ExecutionEngine | None = None,
+        execution_engine: ExecutionEngine[Any] | None = None,
         runtime_configuration: dict[str, Any] | None = None,
     ) -> dict[str, MetricConfiguration]:
-        found = super()._get_evaluation_dependencies(
+        found: dict[str, MetricConfiguration] = super()._get_evaluation_dependencies(
             metric=metric,
             configuration=configuration,
             execution_engine=execution_engine,
@@ -289,7 +291,7 @@ class _RowCheck(ColumnAggregateExpectation):
         self,
         metrics: dict[str, Any],
         runtime_configuration: dict[str, Any] | None = None,
-        execution_engine: ExecutionEngine | None = None,
+        execution_engine: ExecutionEngine[Any] | None = None,
     ) -> dict[str, Any]:
         hit = metrics[self.metric_dependencies[0]]
         rows, total = hit["unexpected_count"], hit["element_count"]
@@ -331,7 +333,7 @@ class ExpectColumnValuesToNotBeRawIdentifiers(_RowCheck):
     sources (compared as keyed digests of distinct, canonical text)."""
 
     words: bool = False
-    canary_record: Union[str, SuiteParameterDict]  # noqa: UP007  (pydantic v1 field)
+    canary_record: Union[str, SuiteParameterDict]  # type: ignore[type-arg]  # noqa: UP007  GX's bare dict alias, a pydantic v1 field
     metric_dependencies = ("column.mz_raw_identifiers",)
     success_keys = ("words", CANARY_PARAMETER)
     sentence = "$column must not hold a raw identifier of its sources (text: $words)"
@@ -341,7 +343,7 @@ class ExpectColumnValuesToNotContainOwnNames(_RowCheck):
     """No row's text holds its own subject's name (counted while staging, from raw and
     published rows side by side)."""
 
-    canary_record: Union[str, SuiteParameterDict]  # noqa: UP007  (pydantic v1 field)
+    canary_record: Union[str, SuiteParameterDict]  # type: ignore[type-arg]  # noqa: UP007  GX's bare dict alias, a pydantic v1 field
     metric_dependencies = ("column.mz_own_names",)
     success_keys = (CANARY_PARAMETER,)
     sentence = "$column must not hold the row's own first or last name"
@@ -350,7 +352,7 @@ class ExpectColumnValuesToNotContainOwnNames(_RowCheck):
 class ExpectColumnValuesToBeWithinRetention(_RowCheck):
     """No time lies before the run's retention cutoff, compared at the column's own grain."""
 
-    retention_cutoff: Union[str, SuiteParameterDict]  # noqa: UP007  (pydantic v1 field)
+    retention_cutoff: Union[str, SuiteParameterDict]  # type: ignore[type-arg]  # noqa: UP007  GX's bare dict alias, a pydantic v1 field
     unit: str = ""
     retention_days: float = 0.0
     metric_dependencies = ("column.mz_older_than_retention",)
@@ -363,7 +365,7 @@ def _detector_expectation(kind: str) -> type[_RowCheck]:
     camel = "".join(part.capitalize() for part in kind.split("_"))
     metric = f"column.mz_pii_{kind}"
 
-    def measure(cls: type, facts: ColumnFacts, **kwargs: Any) -> Hit:
+    def measure(cls: type[_FromDistinct], /, facts: ColumnFacts, **kwargs: Any) -> Hit:
         decimals = kwargs.get("max_decimals")
         return facts.detector(kind, DEFAULT_MAX_DECIMALS if decimals is None else decimals)
 

@@ -13,11 +13,11 @@ counts only: rows and distinct values flagged. Nothing here keeps state between 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,8 @@ from minimizer.pii import DEFAULT_MAX_DECIMALS, DETECTORS, precise_coordinates
 __all__ = ["ColumnFacts", "Hit"]
 
 Mask = npt.NDArray[np.bool_]
+_T = TypeVar("_T")
+
 # Period starts as TruncateTime publishes them: the cutoff is compared at the same grain.
 _PERIOD = {"year": "Y", "quarter": "Q", "month": "M", "week": "W-SUN", "day": "D"}
 
@@ -133,10 +135,11 @@ class ColumnFacts:
     def _none(self) -> Hit:
         return Hit(0, 0, self.rows, applicable=False)
 
-    def _memoised(self, key: tuple[Any, ...], compute: Any) -> Any:
+    def _memoised(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
         if key not in self._memo:
             self._memo[key] = compute()
-        return self._memo[key]
+        # The memo holds what compute() returned for this key.
+        return cast(_T, self._memo[key])
 
     @property
     def text(self) -> pa.Array:
@@ -181,6 +184,7 @@ class ColumnFacts:
             return np.asarray(
                 pc.cast(self._arrow, pa.float64()).to_numpy(zero_copy_only=False), dtype=float
             )
+        # Only a float column (kind "float") gets here: its distinct values are numbers.
         return np.asarray([float(v) for v in self._values], dtype=float)  # type: ignore[arg-type]
 
     @property

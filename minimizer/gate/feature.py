@@ -1,7 +1,8 @@
-"""The gate as a run feature: a canary observer while staging, a fail-closed check before load.
+"""The ``run_gate`` step of a run (:mod:`minimizer.flow`): fail closed before the load.
 
-Registered in ``minimizer.service.FEATURES`` after the guarantees, so it validates what they
-leave. On any failed expectation it raises :class:`~minimizer.errors.GateError` (exit code 3):
+It runs after the guarantees, so it validates what they leave, over the canary records that
+the ``CanaryObserver`` (:mod:`minimizer.gate.canary`) wrote while the sources were staged. On
+any failed expectation it raises :class:`~minimizer.errors.GateError` (exit code 3):
 the load never starts, the warehouse keeps its last good state, and the message names table,
 column, expectation and counts, never a value.
 """
@@ -14,17 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from minimizer.errors import GateError, MinimizerError
-from minimizer.gate.canary import SCRATCH_KEY, CanaryObserver, CanaryRecord, CrmIndex, merged
-from minimizer.gate.rules import identifier_plan
-from minimizer.pipeline import ChunkObserver, Hooks, RunReport
-from minimizer.policy import Policy, SourceSpec
+from minimizer.gate.canary import CanaryRecord, merged
+from minimizer.policy import Policy
+from minimizer.report import RunReport
 
 if TYPE_CHECKING:
     from minimizer.gate.validate import GateOutcome
     from minimizer.keys import KeyRing
-    from minimizer.service import RunSetting
 
-__all__ = ["gate_directory", "gate_feature", "gate_hooks", "run_gate"]
+__all__ = ["gate_directory", "run_gate"]
 
 log = logging.getLogger("minimizer.gate")
 _SHOWN = 5  # failures spelled out in the message; all are in GateError.failures
@@ -35,7 +34,7 @@ def gate_directory(artifacts: Path, run_id: str) -> Path:
 
 
 def _record(report: RunReport, table: str) -> CanaryRecord:
-    path = report.sources[table].scratch.get(SCRATCH_KEY)
+    path = report.sources[table].canary
     if path is None:
         raise GateError(
             f"no canary record for {table!r}: the gate's observer did not see it staged",
@@ -43,7 +42,7 @@ def _record(report: RunReport, table: str) -> CanaryRecord:
             check="canary",
             reason="no_canary_record",
         )
-    return CanaryRecord.load(Path(path))
+    return CanaryRecord.load(path)
 
 
 def _message(failures: Sequence[dict[str, object]]) -> str:
@@ -66,15 +65,20 @@ def run_gate(
     report: RunReport,
     keyring: KeyRing,
     artifacts: Path | None,
+    *,
+    work: Path | None = None,
 ) -> GateOutcome:
-    """Validate the run's staged tables; record the outcome in ``report.gate``; raise on failure."""
+    """Validate the run's staged tables; record the outcome in ``report.gate``; raise on failure.
+    ``work``: where the gate's scratch database goes (the run's staging, swept if it dies)."""
     from minimizer.gate.validate import validate_tables
 
     # every table is compared with the raw identifiers of all sources (and the CRM's); the
     # files are rewritten so any later reader of a record sees the same
     records = merged({table: _record(report, table) for table in policy.sources})
     for table, record in records.items():
-        record.save(Path(report.sources[table].scratch[SCRATCH_KEY]).parent)
+        saved = report.sources[table].canary
+        assert saved is not None  # _record refused a table without one
+        record.save(saved.parent)
     staged = {t: r.staged for t, r in report.sources.items() if r.staged and r.staged.exists()}
     missing = [table for table in policy.sources if table not in staged]
     if missing:
@@ -94,6 +98,7 @@ def run_gate(
             retention_cutoff=report.retention_cutoff,
             run_id=report.run_id,
             directory=gate_directory(artifacts, report.run_id) if artifacts else None,
+            work=work,
         )
     except MinimizerError:
         raise
@@ -123,29 +128,3 @@ def run_gate(
         where,
     )
     return outcome
-
-
-def gate_hooks(
-    policy: Policy, keyring: KeyRing, artifacts: Path | None, crm: str | None = None
-) -> Hooks:
-    """The observer that collects the canary's raw digests, and the check. With ``crm`` (the
-    CRM database), the canary also reads the identifying columns of all its customers."""
-    secret = keyring.secret_for("canary")
-    index: list[CrmIndex | None] = []  # the CRM is read once per run, when the first source stages
-
-    def observers(name: str, spec: SourceSpec) -> Sequence[ChunkObserver]:
-        if not index:
-            index.append(CrmIndex.read(crm, secret) if crm is not None else None)
-        return [CanaryObserver(identifier_plan(policy, name), secret, crm=index[0])]
-
-    def check(checked: Policy, report: RunReport) -> None:
-        run_gate(checked, report, keyring, artifacts)
-
-    return Hooks(observers=observers, checks=(check,))
-
-
-def gate_feature(setting: RunSetting) -> Hooks:
-    """The entry in ``minimizer.service.FEATURES``."""
-    sources = getattr(setting, "sources", None)
-    crm = sources.crm if sources is not None else None
-    return gate_hooks(setting.policy, setting.keyring, setting.artifacts, crm)

@@ -31,8 +31,8 @@ import re
 from dataclasses import dataclass
 
 from minimizer.categories import Category
+from minimizer.outcome import time_output
 from minimizer.pii import DEFAULT_MAX_DECIMALS
-from minimizer.pipeline import time_output
 from minimizer.policy import Policy, SourceSpec
 from minimizer.rights.sealed import SEALED_PATTERN
 from minimizer.transforms.coarsen import Coarsen

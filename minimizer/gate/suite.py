@@ -4,7 +4,10 @@ No suite is written by hand: the same policy that drives the transforms says wha
 checks. Stock GX expectations wherever one fits, the gate's own (:mod:`.expectations`) where
 none does. Per table, in this order:
 
-1. the exact output column set (stock ``expect_table_columns_to_match_set``);
+1. the exact column set of the loaded table (stock ``expect_table_columns_to_match_set``): the
+   policy's outputs, and ``<bucket>_from`` beside each ``sortable`` bucket
+   (:func:`minimizer.sortable.loaded_columns`), and ``<cell>_resolution`` after a location
+   guarantee's cell when its sizes mix (:func:`~minimizer.guarantees.location.cell_size`);
 2. per column, the closed format of pseudonymised (token) and H3-coarsened columns (the format's
    regex over the distinct values: GX's stock regex expectation runs it on every row, which
    alone costs more than the minimisation of a million rows);
@@ -19,8 +22,14 @@ none does. Per table, in this order:
 6. the guarantees the policy declares, as stock ``UnexpectedRowsExpectation`` SQL: k-anonymity
    (classes over the quasi-identifiers with fewer than k **distinct subjects** when the table
    publishes a stable pseudonym of its key, else fewer than k rows; and the suppression budget)
-   and location (cells with fewer than m distinct subjects). The queries select counts only,
-   so even GX's COMPLETE result format shows no published value.
+   and location (cells with fewer than m distinct subjects; and cells of one size: each
+   cell's resolution, read from its index, is the policy's, or within the raised range and
+   equal to ``<cell>_resolution``). The queries select counts only, so even GX's COMPLETE
+   result format shows no published value;
+7. per sortable bucket, stock ``UnexpectedRowsExpectation`` SQL that recomputes each row's
+   lower bound from its label (``[25, 50)`` -> 25, ``>=500`` -> 500, ``<0`` -> -inf, ``*`` and
+   NULL -> NULL) and counts the rows whose ``<bucket>_from`` differs: a bound that says more
+   than its label (a raw amount, a bound left on a suppressed row) fails.
 
 >>> from minimizer.policy import load_policy
 >>> suites = build_suites(load_policy("configs/purposes/footfall_heatmap.yaml"))
@@ -52,8 +61,10 @@ from minimizer.gate.expectations import (
     ExpectColumnValuesToNotContainOwnNames,
 )
 from minimizer.gate.rules import identifier_plan, output_checks
+from minimizer.guarantees.location import location_cell_size
 from minimizer.hierarchy import TOP
 from minimizer.policy import Policy, SourceSpec
+from minimizer.sortable import SUFFIX, loaded_columns, sortable_buckets
 
 __all__ = [
     "EMAIL_REGEX",
@@ -61,6 +72,7 @@ __all__ = [
     "build_suites",
     "subject_column",
     "suite_name",
+    "table_columns",
 ]
 
 RETENTION_PARAMETER = "retention_cutoff"
@@ -209,20 +221,99 @@ def _location(policy: Policy, source: str) -> list[Expectation]:
     ]
 
 
+def _cell_sizes(policy: Policy, source: str) -> list[Expectation]:
+    """Cells of one size, or a ``<cell>_resolution`` naming each row's: the resolution is read
+    from the cell's own bits (the second hex digit of an H3 cell index, after the ``8`` of
+    its mode), in SQL that DuckDB and PostgreSQL both run, independent of the H3 library that
+    raised the cells (:func:`minimizer.guarantees.location.check_cell_sizes` is its twin)."""
+    size = location_cell_size(policy, source)
+    if size is None:
+        return []
+    c = _ident(size.column)
+    digit = (
+        f"CASE WHEN {c} LIKE '8%' AND LENGTH({c}) = 15 THEN "
+        f"POSITION(SUBSTRING({c} FROM 2 FOR 1) IN '0123456789abcdef') - 1 ELSE -1 END"
+    )
+    lo, hi = size.min_resolution, size.resolution
+    wrong = f"({c} IS NOT NULL AND ({digit}) NOT BETWEEN {lo} AND {hi})"
+    if size.resolution_column is not None:
+        # The column must say the cell's size, and nothing where there is no cell.
+        r = _ident(size.resolution_column)
+        wrong += f" OR {r} IS DISTINCT FROM (CASE WHEN {c} IS NOT NULL THEN {digit} END)"
+        says = f"H3 resolutions {lo}-{hi}, and **{size.resolution_column}** is each row's"
+    else:
+        says = f"H3 resolution {hi} only"
+    query = f"SELECT COUNT(*) AS mismatched_rows FROM {{batch}} WHERE {wrong} HAVING COUNT(*) > 0"
+    columns = [size.column, *([size.resolution_column] if size.resolution_column else [])]
+    return [
+        UnexpectedRowsExpectation(
+            unexpected_rows_query=query,
+            description=f"cell size: every **{size.column}** is an H3 cell of {says}",
+            meta={"check": "cell_size", "columns": columns},
+        )
+    ]
+
+
+def _sortable_bounds(policy: Policy, source: str) -> list[Expectation]:
+    """Each ``<bucket>_from`` is its label's lower bound, recomputed in SQL that DuckDB and
+    PostgreSQL both run (CASE, so a label is cast only where it has the form)."""
+    found: list[Expectation] = []
+    for bucket in sortable_buckets(policy, source):
+        label, bound = _ident(bucket), _ident(bucket + SUFFIX)
+        expected = (
+            f"CASE WHEN {label} LIKE '[%' THEN CAST(SUBSTRING({label} FROM 2 FOR "
+            f"POSITION(',' IN {label}) - 2) AS DOUBLE PRECISION) "
+            f"WHEN {label} LIKE '>=%' THEN CAST(SUBSTRING({label} FROM 3) AS DOUBLE PRECISION) "
+            f"WHEN {label} LIKE '<%' THEN CAST('-inf' AS DOUBLE PRECISION) END"
+        )
+        query = (
+            f"SELECT COUNT(*) AS mismatched_rows FROM {{batch}} "
+            f"WHERE {bound} IS DISTINCT FROM ({expected}) HAVING COUNT(*) > 0"
+        )
+        found.append(
+            UnexpectedRowsExpectation(
+                unexpected_rows_query=query,
+                description=f"sortable: **{bucket}{SUFFIX}** is the lower bound of the label in "
+                f"**{bucket}** in every row (NULL for {TOP} and NULL), so it tells no more",
+                meta={"check": "sortable_bound", "columns": [bucket, bucket + SUFFIX]},
+            )
+        )
+    return found
+
+
+def table_columns(policy: Policy, source: str) -> list[str]:
+    """The columns of the source's loaded table, in order, from the policy alone (what the
+    column-set check expects): the outputs and ``<bucket>_from`` of sortable buckets
+    (:func:`minimizer.sortable.loaded_columns`), and ``<cell>_resolution`` right after a
+    location guarantee's cell when its sizes mix."""
+    columns = loaded_columns(policy, source)
+    size = location_cell_size(policy, source)
+    if size is not None and size.resolution_column is not None:
+        columns.insert(columns.index(size.column) + 1, size.resolution_column)
+    return columns
+
+
 def build_suites(
     policy: Policy, schemas: Mapping[str, pa.Schema] | None = None
 ) -> dict[str, ExpectationSuite]:
     """The suite of every output table of the policy, by table (source) name. ``schemas``
     (the staged tables' Arrow schemas) tell which columns hold text, for the stock regex
-    checks that only apply to text; without them those are left out."""
+    checks that only apply to text; without them those are left out.
+
+    A suite checks a table as it is loaded, sortable bounds included: the gate shows it the
+    staged file with the bounds the load will add (minimizer.gate.validate)."""
     suites = {}
-    for source, spec in policy.sources.items():
+    for source in policy.sources:
         schema = (schemas or {}).get(source)
         expectations: list[Expectation] = [
-            ExpectTableColumnsToMatchSet(column_set=list(spec.outputs()), exact_match=True),
+            ExpectTableColumnsToMatchSet(
+                column_set=table_columns(policy, source), exact_match=True
+            ),
             *_column_expectations(policy, source, schema),
             *_k_anonymity(policy, source),
             *_location(policy, source),
+            *_cell_sizes(policy, source),
+            *_sortable_bounds(policy, source),
         ]
         suites[source] = ExpectationSuite(
             name=suite_name(policy.purpose, source),

@@ -1,8 +1,9 @@
 """Validate the staged tables of a run with their suites, and write what auditors read.
 
 GX validates the real rows: each staged Parquet file is a view in a throw-away DuckDB database
-(``read_parquet`` of the file), and GX reads it through its SQL datasource, as it reads a
-loaded warehouse table in ``minimizer audit verify`` (:func:`verify_warehouse`). Every
+(``read_parquet`` of the file, with the ``<bucket>_from`` bounds the load adds beside sortable
+buckets), and GX reads it through its SQL datasource, as it reads a loaded warehouse table in
+``minimizer audit verify`` (:func:`verify_warehouse`). Every
 result identifies what it checked: its ``batch_markers`` hold the staged file, its SHA-256, its
 row count (which the stock ``expect_table_row_count_to_equal`` re-counts through GX) and the
 run id. One ephemeral GX context per run; nothing persisted but the artefacts under
@@ -37,6 +38,7 @@ from typing import Any
 
 import duckdb
 import duckdb_engine
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from minimizer.gate.canary import CanaryRecord
@@ -44,6 +46,7 @@ from minimizer.gate.page import write_page
 from minimizer.gate.suite import RETENTION_PARAMETER, build_suites, subject_column
 from minimizer.hierarchy import TOP
 from minimizer.policy import Policy
+from minimizer.sortable import SUFFIX, lower_bounds, sortable_buckets
 
 __all__ = [
     "RESULT_FORMAT",
@@ -73,7 +76,7 @@ _SITE = "gate"
 _DIALECT = "duckdb.minimizer"
 
 
-class GateDuckDBDialect(duckdb_engine.Dialect):  # type: ignore[misc]
+class GateDuckDBDialect(duckdb_engine.Dialect):
     """duckdb_engine without transaction statements, for reading only.
 
     GX fetches a query's rows after it has returned the connection to the pool; duckdb_engine
@@ -262,17 +265,50 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _staged_view(
+    con: duckdb.DuckDBPyConnection, table: str, path: Path, buckets: Sequence[str]
+) -> str:
+    """The staged file as the load will publish it: ``<bucket>_from`` beside each sortable
+    bucket, by :func:`minimizer.sortable.lower_bounds` (as the load computes it) of the
+    distinct labels, kept in a small lookup table. The view looks a row's label up in a MAP
+    of that table, an expression DuckDB leaves out of every query that does not read the
+    bound (a join would cost every check of the table a probe per row)."""
+    source = f"read_parquet({_literal(str(path.resolve()))})"
+    if not buckets:
+        return f"SELECT * FROM {source}"
+    con.execute("CREATE SCHEMA IF NOT EXISTS _bounds")
+    added = []
+    for bucket in buckets:
+        labels = con.sql(
+            f"SELECT DISTINCT {_ident(bucket)} AS label FROM {source} "
+            f"WHERE {_ident(bucket)} IS NOT NULL"
+        ).to_arrow_table()
+        lookup = pa.table({"label": labels["label"], "bound": lower_bounds(labels["label"])})
+        name = f"_bounds.{_ident(f'{table}.{bucket}')}"
+        con.register("_lookup", lookup)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM _lookup")
+        con.unregister("_lookup")
+        bounds = f"(SELECT map(list(label), list(bound)) FROM {name})"
+        added.append(f"{bounds}[s.{_ident(bucket)}] AS {_ident(bucket + SUFFIX)}")
+    return f"SELECT s.*, {', '.join(added)} FROM {source} AS s"
+
+
 @contextmanager
-def _staged_database(staged: Mapping[str, Path]) -> Iterator[Path]:
-    """A DuckDB file with one view per staged table over ``read_parquet`` of its file."""
-    work = Path(tempfile.mkdtemp(prefix="minimizer-gate-"))
+def _staged_database(
+    staged: Mapping[str, Path],
+    root: Path | None = None,
+    sortable: Mapping[str, Sequence[str]] | None = None,
+) -> Iterator[Path]:
+    """A DuckDB file with one view per staged table over ``read_parquet`` of its file (and the
+    bounds of its ``sortable`` buckets, see :func:`_staged_view`)."""
+    work = Path(tempfile.mkdtemp(prefix="minimizer-gate-", dir=root))
     database = work / "staged.duckdb"
     try:
         with duckdb.connect(str(database)) as con:
             for table, path in staged.items():
+                buckets = (sortable or {}).get(table, ())
                 con.execute(
-                    f"CREATE VIEW {_ident(table)} AS "
-                    f"SELECT * FROM read_parquet({_literal(str(path.resolve()))})"
+                    f"CREATE VIEW {_ident(table)} AS {_staged_view(con, table, path, buckets)}"
                 )
         yield database
     finally:
@@ -365,6 +401,7 @@ def validate_tables(
     retention_cutoff: datetime,
     run_id: str,
     directory: Path | None,
+    work: Path | None = None,
 ) -> GateOutcome:
     """Validate each staged table against its suite; write the artefacts when ``directory``.
 
@@ -381,7 +418,13 @@ def validate_tables(
     gx_run = RunIdentifier(run_name=run_id)
     results, suites = {}, {}
     schemas = {table: pq.read_schema(path) for table, path in staged.items()}
-    with _staged_database(staged) as database, canary_key(secret):
+    # The load adds a bound beside each sortable bucket (minimizer.sortable): the gate checks
+    # the table with them, as the suite and a later `audit verify` expect it.
+    sortable = {
+        table: [c for c in sortable_buckets(policy, table) if c in schemas[table].names]
+        for table in staged
+    }
+    with _staged_database(staged, work, sortable) as database, canary_key(secret):
         source = add_sql_source(
             gx_context, "staged", duckdb_url(database), connect_args={"read_only": True}
         )

@@ -138,4 +138,5 @@ def _coarsen(cells: pd.Series, resolution: int, column: str) -> np.ndarray:
         c if h3.get_resolution(c) <= resolution else h3.cell_to_parent(c, resolution)
         for c in map(str, uniques)
     ]
-    return np.asarray(parents, dtype=object)[codes]
+    coarsened: np.ndarray = np.asarray(parents, dtype=object)[codes]
+    return coarsened

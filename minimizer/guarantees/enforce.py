@@ -1,6 +1,6 @@
 """Make the policy's guarantees hold on a run's staged output, and measure the risk.
 
-This is the guarantees feature of a run (see ``minimizer.service.FEATURES``): observers collect
+This is the ``enforce_guarantees`` step of a run (see :mod:`minimizer.flow`): observers collect
 the "before" figures from the raw chunks while they stream past, then a check rewrites each
 guarded source's staged Parquet so that k-anonymity and the location thresholds hold, and
 records the "after" figures. A guarantee that cannot be met raises GuaranteeError: the run
@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from minimizer.errors import GuaranteeError
 from minimizer.guarantees.anchors import remove_anchors
 from minimizer.guarantees.kanon import plan_k_anonymity, qi_histogram, verify_classes
-from minimizer.guarantees.kanon_grouping import distinct_per_class, row_ids
-from minimizer.guarantees.kanon_histogram import QIHistogram
-from minimizer.guarantees.kanon_table import (
+from minimizer.guarantees.kanon.grouping import distinct_per_class, row_ids
+from minimizer.guarantees.kanon.histogram import QIHistogram
+from minimizer.guarantees.kanon.table import (
     TableRecoder,
     class_figures,
     enforce_k_anonymity,
@@ -32,24 +33,19 @@ from minimizer.guarantees.kanon_table import (
     subject_column,
     text_frame,
 )
-from minimizer.guarantees.location import enforce_min_subjects
-from minimizer.guarantees.risk import raw_unicity, unicity
-from minimizer.guarantees.subjects import SCRATCH_KEY, SUBJECT, RawSubjects, with_subjects
-from minimizer.guarantees.typed_labels import text_of
-from minimizer.pipeline import (
-    STAGED_DICTIONARY_BYTES,
-    ChunkObserver,
-    Hooks,
-    RunReport,
-    SourceReport,
-    to_arrow,
+from minimizer.guarantees.location import (
+    check_cell_sizes,
+    enforce_min_subjects,
+    location_cell_size,
 )
+from minimizer.guarantees.risk import raw_points, unicity
+from minimizer.guarantees.subjects import SUBJECT, RawSubjects, with_subjects
+from minimizer.guarantees.typed_labels import text_of
+from minimizer.minimise import STAGED_DICTIONARY_BYTES, ChunkObserver, to_arrow
 from minimizer.policy import KAnonymity, LocationGuarantee, Policy, SourceSpec
+from minimizer.report import RunReport, SourceReport
 
-if TYPE_CHECKING:
-    from minimizer.service import RunSetting
-
-__all__ = ["enforce_guarantees", "enforce_k_anonymity", "guarantees_feature", "ladder_hierarchy"]
+__all__ = ["enforce_guarantees", "enforce_k_anonymity", "guarantee_observers", "ladder_hierarchy"]
 
 CHUNK_ROWS = 250_000
 
@@ -71,19 +67,20 @@ def _enforce_k(policy: Policy, g: KAnonymity, rep: SourceReport) -> dict[str, An
     table is never held in memory whole, only its distinct quasi-identifier combinations
     (with the subjects, when the source has a key: k counts people, not rows)."""
     assert rep.staged is not None
+    staged = rep.staged  # the narrowed Path, for read() below
     spec = policy.sources[g.source]
     qis = list(g.quasi_identifiers)
     schema = pq.read_schema(rep.staged)
     subject = subject_column(spec)
     subject = subject if subject in schema.names else None
     # The key is not published: the raw keys were numbered while staging (see subjects.py).
-    numbers = rep.scratch.get(SCRATCH_KEY) if subject is None else None
+    numbers = rep.subjects if subject is None else None
     subject = SUBJECT if numbers is not None else subject
     sensitive = tuple(g.sensitive)
     others = list(dict.fromkeys(c for c in (*sensitive, subject) if c))
 
     def read(columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch | pa.Table]:
-        batches = _batches(rep.staged, columns)  # type: ignore[arg-type]
+        batches = _batches(staged, columns)
         return with_subjects(batches, Path(numbers)) if numbers is not None else batches
 
     hierarchies = {c: ladder_hierarchy(spec, c, _distinct_text(rep.staged, c)) for c in qis}
@@ -165,6 +162,11 @@ def _enforce_location(policy: Policy, g: LocationGuarantee, rep: SourceReport) -
             mode=g.anchors,
             coarsen_to=g.anchors_resolution,
         )
+    # Cells of one size, or a <cell>_resolution column beside them when sparse cells are
+    # raised (or anchors coarsened) to parents: a reader must not rank a 250 km² cell against
+    # a 0.7 km² one unawares.
+    size = location_cell_size(policy, g.source)
+    column = size.resolution_column if size is not None else None
     out, stats = enforce_min_subjects(
         frame,
         cell=g.cell,
@@ -172,7 +174,24 @@ def _enforce_location(policy: Policy, g: LocationGuarantee, rep: SourceReport) -
         subject=g.subject,
         m=g.min_distinct_subjects_per_cell,
         min_resolution=g.min_resolution,
+        resolution_column=column,
     )
+    if size is not None:
+        # Re-checked on the rows, independently, as k-anonymity's classes are: fail closed.
+        if broken := sum(check_cell_sizes(out, size).values()):
+            raise GuaranteeError(
+                f"published {g.cell} values break the cell-size rule ({size.note})",
+                table=g.source,
+                column=g.cell,
+                check="cell_size",
+                reason="self_check_failed",
+                count=int(broken),
+            )
+        measured["cell_size"] = size.note  # the words of the column comment and the dictionary
+        if column is not None:
+            measured["resolution_column"] = column
+            levels = out[column].value_counts().sort_index()
+            measured["rows_per_resolution"] = {str(k): int(v) for k, v in levels.items()}
     _write(rep, out.reset_index(drop=True))
     risk = policy.guarantees.risk
     after = (
@@ -210,7 +229,15 @@ def enforce_guarantees(policy: Policy, report: RunReport) -> None:
 
 
 class _RawPoints:
-    """Keeps (subject, place, hour) of the raw events, compactly, for unicity before."""
+    """Keeps the distinct (subject, place, hour) points of the raw events, for unicity before.
+
+    Each chunk is reduced to its points as it streams past (:func:`raw_points`: lat/lon
+    rounded to about 11 m, the hour), and every few chunks the points seen again are dropped:
+    memory follows the distinct points (a clickstream repeats them), not the events. The first
+    row of each point is the one kept, so subjects, places and hours keep their order of first
+    appearance and the figure is the one over every row (unicity counts distinct points)."""
+
+    _CONSOLIDATE = 8  # parts kept before they are merged and their repeats dropped
 
     def __init__(self, spec: SourceSpec, lat: str, lon: str, p: int, samples: int) -> None:
         self.spec, self.lat, self.lon, self.p, self.samples = spec, lat, lon, p, samples
@@ -218,23 +245,32 @@ class _RawPoints:
 
     def observe(self, raw: pd.DataFrame, published: pd.DataFrame) -> None:
         key, ts = self.spec.key or "", self.spec.time or ""
-        self.parts.append(
-            pd.DataFrame(
-                {
-                    "s": raw[key].astype("str"),
-                    "lat": raw[self.lat].to_numpy(dtype=float),
-                    "lon": raw[self.lon].to_numpy(dtype=float),
-                    "ts": pd.to_datetime(raw[ts], utc=True),
-                }
-            )
+        frame = pd.DataFrame(
+            {
+                "s": raw[key].astype("str"),
+                "lat": raw[self.lat].to_numpy(dtype=float),
+                "lon": raw[self.lon].to_numpy(dtype=float),
+                "ts": pd.to_datetime(raw[ts], utc=True),
+            }
         )
+        points = raw_points(frame, subject="s", lat="lat", lon="lon", ts="ts")
+        # Kept as Arrow-backed text, never as Python objects (8 bytes and a header per key)
+        self.parts.append(points.astype({"subject": "str"}))
+        if len(self.parts) > self._CONSOLIDATE:
+            merged = pd.concat(self.parts, ignore_index=True)
+            self.parts = [merged.drop_duplicates(ignore_index=True)]
 
     def finish(self, report: SourceReport) -> None:
         points = pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame()
         self.parts = []
         before = (
-            raw_unicity(
-                points, subject="s", lat="lat", lon="lon", ts="ts", p=self.p, samples=self.samples
+            unicity(
+                points,
+                subject="subject",
+                place="place",
+                time="time",
+                p=self.p,
+                samples=self.samples,
             )
             if len(points)
             else 0.0
@@ -265,23 +301,17 @@ class _RawQuasiIdentifiers:
         )
 
 
-def guarantees_feature(setting: RunSetting) -> Hooks:
-    policy = setting.policy
+def guarantee_observers(policy: Policy, name: str, spec: SourceSpec) -> list[ChunkObserver]:
+    """What `enforce_guarantees` needs to see of one source's raw chunks while it is staged."""
     g = policy.guarantees
-    if g.k_anonymity is None and g.location is None:
-        return Hooks()
-
-    def observers(name: str, spec: SourceSpec) -> Sequence[ChunkObserver]:
-        found: list[ChunkObserver] = []
-        if g.k_anonymity is not None and g.k_anonymity.source == name:
-            raw = [c for q in g.k_anonymity.quasi_identifiers for c in spec.columns[q].inputs(q)]
-            found.append(_RawQuasiIdentifiers(list(dict.fromkeys(raw))))
-            if spec.key and subject_column(spec) is None:
-                found.append(RawSubjects(spec.key))
-        if g.location is not None and g.location.source == name and spec.key and spec.time:
-            cell = spec.columns[g.location.cell]
-            lat, lon = cell.inputs(g.location.cell)
-            found.append(_RawPoints(spec, lat, lon, g.risk.unicity_points, g.risk.unicity_samples))
-        return found
-
-    return Hooks(observers=observers, checks=(enforce_guarantees,))
+    found: list[ChunkObserver] = []
+    if g.k_anonymity is not None and g.k_anonymity.source == name:
+        raw = [c for q in g.k_anonymity.quasi_identifiers for c in spec.columns[q].inputs(q)]
+        found.append(_RawQuasiIdentifiers(list(dict.fromkeys(raw))))
+        if spec.key and subject_column(spec) is None:
+            found.append(RawSubjects(spec.key))
+    if g.location is not None and g.location.source == name and spec.key and spec.time:
+        cell = spec.columns[g.location.cell]
+        lat, lon = cell.inputs(g.location.cell)
+        found.append(_RawPoints(spec, lat, lon, g.risk.unicity_points, g.risk.unicity_samples))
+    return found

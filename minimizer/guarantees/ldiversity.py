@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from minimizer.guarantees.kanon import KAnonResult, anonymise
-from minimizer.guarantees.kanon_plan import Method, Suppress
+from minimizer.guarantees.kanon import KAnonResult, k_anonymise
+from minimizer.guarantees.kanon.plan import Method, Suppress
 from minimizer.hierarchy import Hierarchy
 
 __all__ = ["LDiversityReport", "check_l_diversity", "l_diversify"]
@@ -96,7 +96,7 @@ def l_diversify(
     overlap = set(sensitive) & set(quasi_identifiers)
     if overlap:
         raise ValueError(f"{len(overlap)} column(s) are both quasi-identifier and sensitive")
-    return anonymise(
+    return k_anonymise(
         frame,
         quasi_identifiers,
         k,

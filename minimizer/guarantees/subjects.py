@@ -19,12 +19,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from minimizer.errors import DataError
-from minimizer.pipeline import SourceReport
+from minimizer.report import SourceReport
 
-__all__ = ["SCRATCH_KEY", "SUBJECT", "RawSubjects", "with_subjects"]
+__all__ = ["SUBJECT", "RawSubjects", "with_subjects"]
 
 SUBJECT = "__mz_subject"  # the column name the numbers travel under, never published
-SCRATCH_KEY = "kanon_subjects"
 
 
 class RawSubjects:
@@ -49,7 +48,7 @@ class RawSubjects:
         codes = np.concatenate(self.parts) if self.parts else np.empty(0, np.int64)
         path = report.staged.with_suffix(".subjects.parquet")
         pq.write_table(pa.table({SUBJECT: codes}), path)
-        report.scratch[SCRATCH_KEY] = path
+        report.subjects = path
         self.parts, self.known = [], pd.Index([], dtype=object)
 
 

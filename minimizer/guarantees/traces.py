@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -32,19 +31,16 @@ import pyarrow.parquet as pq
 from minimizer.errors import GuaranteeError
 from minimizer.guarantees.location import enforce_min_subjects
 from minimizer.guarantees.risk import raw_points, unicity
-from minimizer.pipeline import ChunkObserver, Hooks, RunReport, SourceReport, to_arrow
+from minimizer.minimise import ChunkObserver, to_arrow
 from minimizer.policy import MaxUnicity, Policy, SourceSpec
+from minimizer.report import RunReport, SourceReport
 from minimizer.transforms.coarsen import Coarsen
-from minimizer.transforms.pseudonymise import Pseudonymise
+from minimizer.transforms.pseudonymise import Pseudonymise, period_labels
 
-if TYPE_CHECKING:
-    from minimizer.service import RunSetting
-
-__all__ = ["cap_points_per_day", "trace_unicity", "unicity_feature"]
+__all__ = ["cap_points_per_day", "enforce_max_unicity", "trace_unicity", "unicity_observers"]
 
 KEY = "max_unicity"
-_SCRATCH = "unicity_before_tokens"
-_FREQ = {"day": "D", "week": "W", "month": "M"}
+_PERIOD_WORDS = {"12h": "half day (00:00 and 12:00 UTC)"}
 
 
 def _rotation(spec: SourceSpec, subject: str) -> str | None:
@@ -60,7 +56,7 @@ def _basis(rotate: str | None) -> str:
         return "published subject values"
     if rotate == "never":
         return "tokens (one per person)"
-    return f"tokens (one per person and {rotate})"
+    return f"tokens (one per person and {_PERIOD_WORDS.get(rotate, rotate)})"
 
 
 def cap_points_per_day(
@@ -115,9 +111,10 @@ class _RawTokenPoints:
         key, ts = str(self.spec.key), str(self.spec.time)
         stamps = pd.to_datetime(raw[ts], utc=True, errors="coerce")
         subject = raw[key].astype("str")
-        if self.rotate in _FREQ:
-            period = stamps.dt.tz_convert(None).dt.to_period(_FREQ[self.rotate]).astype("str")
-            subject = subject + "|" + period
+        if self.rotate not in (None, "never"):
+            # The published token's own periods (Pseudonymise's labels), so before and after
+            # split traces alike.
+            subject = subject + "|" + period_labels(stamps, str(self.rotate)).astype("str")
         self.parts.append(
             pd.DataFrame(
                 {
@@ -136,10 +133,12 @@ class _RawTokenPoints:
         if len(frame):
             points = raw_points(frame, subject="s", lat="lat", lon="lon", ts="ts")
             figures = trace_unicity(points, self.g, subject="subject", place="place", time="time")
-        report.scratch[_SCRATCH] = figures
+        report.unicity_before = figures
 
 
-def _check(policy: Policy, report: RunReport) -> None:
+def enforce_max_unicity(policy: Policy, report: RunReport) -> None:
+    """Cap the points per day, then measure unicity over what would be published; raise above
+    the policy's maximum."""
     g = policy.guarantees.max_unicity
     assert g is not None
     spec = policy.sources[g.source]
@@ -175,7 +174,7 @@ def _check(policy: Policy, report: RunReport) -> None:
         table = to_arrow(frame.reset_index(drop=True), rep.schema)
         pq.write_table(table, rep.staged)
         rep.rows_out = table.num_rows
-    before = rep.scratch.get(_SCRATCH) or {}
+    before = rep.unicity_before or {}
     after = trace_unicity(frame, g, subject=g.subject, place=g.place, time=g.time)
     figures.update(
         unicity_before=before.get("all"),
@@ -200,18 +199,12 @@ def _check(policy: Policy, report: RunReport) -> None:
         )
 
 
-def unicity_feature(setting: RunSetting) -> Hooks:
-    """Hooks of ``guarantees.max_unicity``: a raw observer for "before", a check for "after"."""
-    g = setting.policy.guarantees.max_unicity
-    if g is None:
-        return Hooks()
-    spec = setting.policy.sources[g.source]
-    rotate = _rotation(spec, g.subject)
-
-    def observers(name: str, source: SourceSpec) -> Sequence[ChunkObserver]:
-        place = source.outputs().get(g.place)
-        if name != g.source or not (source.key and source.time) or not isinstance(place, Coarsen):
-            return ()
-        return [_RawTokenPoints(source, g, rotate)]
-
-    return Hooks(observers=observers, checks=(_check,))
+def unicity_observers(policy: Policy, name: str, source: SourceSpec) -> list[ChunkObserver]:
+    """The raw observer of ``guarantees.max_unicity`` (unicity "before"), for its source."""
+    g = policy.guarantees.max_unicity
+    if g is None or name != g.source:
+        return []
+    place = source.outputs().get(g.place)
+    if not (source.key and source.time) or not isinstance(place, Coarsen):
+        return []
+    return [_RawTokenPoints(source, g, _rotation(source, g.subject))]

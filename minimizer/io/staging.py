@@ -9,6 +9,11 @@ the process dies, however it dies. Every new run first removes the folders whose
 A folder whose owner file is still empty is being created (the pid is written once the lock is
 held) and is left alone unless it is older than ``_CREATING_GRACE``. Folders without an owner
 file are not minimizer's to judge and are never touched.
+
+A run split into Airflow tasks spans several processes: each task holds its run folder's lock
+while it works in it (`held`), and the extract of the purpose's next run removes the folders
+of its earlier runs whose lock is free (`remove_stale` with the purpose's folder as root). The
+purpose DAGs run one at a time (``max_active_runs=1``), so such a folder's run is over.
 """
 
 from __future__ import annotations
@@ -18,21 +23,25 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 try:  # POSIX; on Windows a folder of a killed run stays, as before
     import fcntl
 except ImportError:  # pragma: no cover
+    # a module variable set to None where fcntl does not exist; callers check for None.
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["PREFIX", "Staging", "open_staging", "remove_stale"]
+__all__ = ["PREFIX", "Staging", "held", "open_staging", "remove_stale"]
 
 log = logging.getLogger("minimizer.run")
 
 PREFIX = "minimizer-"
 OWNER = ".minimizer-owner"
 _CREATING_GRACE = 3600.0  # seconds
+_HOLD_TIMEOUT = 600.0  # seconds a task waits for an earlier attempt of it to let go
 
 
 @dataclass
@@ -60,13 +69,18 @@ def _lock(fd: int) -> bool:
     return True
 
 
-def remove_stale(root: Path | None = None) -> int:
-    """Remove the staging folders under ``root`` whose run is dead; how many went."""
+def remove_stale(
+    root: Path | None = None, *, pattern: str = f"{PREFIX}*", spare: Path | None = None
+) -> int:
+    """Remove the staging folders under ``root`` (those named like ``pattern``) whose run is
+    dead, never ``spare`` (the caller's own); how many went."""
     if fcntl is None:
         return 0
     base = Path(root or tempfile.gettempdir())
     removed = 0
-    for owner in sorted(base.glob(f"{PREFIX}*/{OWNER}")):
+    for owner in sorted(base.glob(f"{pattern}/{OWNER}")):
+        if spare is not None and owner.parent == spare:
+            continue
         try:
             fd = os.open(owner, os.O_RDWR)
         except OSError:
@@ -96,3 +110,23 @@ def open_staging(purpose: str, root: Path | None = None) -> Staging:
         time.sleep(0.01)
     os.write(fd, f"{os.getpid()}\n".encode())
     return Staging(path, fd)
+
+
+@contextmanager
+def held(path: Path) -> Iterator[Path]:
+    """Hold the lock of a run folder that outlives this process (one Airflow task of a run):
+    while it is held, no sweep removes the folder. Created owner-only if missing."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path / OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        waited = 0.0
+        while not _lock(fd):  # an earlier attempt of this task still winding down
+            if waited > _HOLD_TIMEOUT:
+                raise TimeoutError("the run's staging folder is held by another process")
+            time.sleep(0.05)
+            waited += 0.05
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        os.close(fd)

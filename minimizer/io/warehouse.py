@@ -1,32 +1,72 @@
-"""Warehouses: what a load is, the protocol every target implements, and the tables holding
-every difference between targets (Arrow -> SQL types, dialect snippets, the audit table).
+"""The warehouse: what a load is, and the one implementation of it over a small driver
+(:mod:`minimizer.io.drivers`: DuckDB, PostgreSQL).
 
 Layout in every warehouse: one schema per purpose (the purpose id), one table per source, and
-``minimizer_audit.runs`` with one row per run. A load is one transaction (all tables, their
-comments, retention deletes and the audit row, or nothing) and is idempotent (a table is
-replaced, or a time range of it is replaced).
+the audit schema (:mod:`minimizer.io._catalog`). A load is one transaction (all tables, their
+comments, retention deletes, the registry and the audit row, or nothing) and is idempotent (a
+table is replaced, or a time range of it is replaced).
 
-The SQL built here is plain text with quoted identifiers and escaped comment literals; values
-always travel as bound parameters. Engines live in ``duckdb_warehouse`` and
-``postgres_warehouse``, one target per file.
+Driver exceptions become :class:`~minimizer.errors.WarehouseError` in one place,
+:func:`_mapped`: the error names the statement, table and column that failed, and shows the
+driver's own message only when it can hold no data value (binder and catalogue errors).
+Erasure and re-keying work through :class:`Transaction`, whose methods hold every statement
+they need, so no caller builds SQL for a target.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal, Protocol, Self, runtime_checkable
+from typing import Literal, Self, cast
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from minimizer.errors import MinimizerError
+from minimizer.errors import Reason, WarehouseError, WarehouseLockedError
+from minimizer.io._catalog import (
+    AUDIT_COLUMNS,
+    AUDIT_SCHEMA,
+    AUDIT_TABLE,
+    REGISTRY,
+    REGISTRY_TABLE,
+    REGISTRY_UPDATES,
+    RUNS,
+    audit_after_load,
+    audit_params,
+    parse_audit_json,
+    registry_params,
+)
+from minimizer.io.drivers.base import Driver, ErrorMapping, Rows
+from minimizer.io.drivers.sql import (
+    ARROW_TYPES,
+    DIALECTS,
+    DUCKDB_CATALOG,
+    RETENTION_SPANS,
+    Dialect,
+    TableSpec,
+    columns_outside_sql,
+    comment_sql,
+    count_sql,
+    create_table_sql,
+    ident,
+    insert_arrays_sql,
+    like_any_sql,
+    literal,
+    matched_sql,
+    qualified,
+    range_delete_sql,
+    retention_sql,
+    sql_type,
+    statement_of,
+    table_ddl,
+    upsert_sql,
+)
 from minimizer.policy import RESERVED_SCHEMAS as POLICY_RESERVED_SCHEMAS
 from minimizer.policy import reserved_name
 
@@ -40,26 +80,24 @@ __all__ = [
     "REGISTRY_TABLE",
     "RESERVED_SCHEMAS",
     "RESERVED_TABLES",
+    "RETENTION_SPANS",
     "Dialect",
     "Execute",
     "Step",
     "TableLoad",
+    "TableSpec",
+    "Transaction",
     "Warehouse",
     "WarehouseError",
     "WarehouseLockedError",
     "check_schema_name",
+    "ident",
     "is_reserved_schema",
     "open_warehouse",
+    "qualified",
+    "retention_sql",
+    "sql_type",
 ]
-
-AUDIT_SCHEMA = "minimizer_audit"
-AUDIT_TABLE = "runs"
-# The warehouse's own registry of every purpose, table, token scheme and guarantee it loaded,
-# written in each load's transaction: erasure reaches them without the policy files.
-REGISTRY_TABLE = "loaded_tables"
-# The catalogue alias a DuckDB file is attached under, so that a file named like a purpose
-# (churn_analysis.duckdb) cannot make ``churn_analysis.customers`` ambiguous.
-DUCKDB_CATALOG = "minimizer_warehouse"
 
 # Tables of the audit schema (the rights package adds its two there).
 RESERVED_TABLES = frozenset({AUDIT_TABLE, REGISTRY_TABLE, "erasures", "suppressed_subjects"})
@@ -69,51 +107,12 @@ RESERVED_TABLES = frozenset({AUDIT_TABLE, REGISTRY_TABLE, "erasures", "suppresse
 # warehouse: a schema named like one of them is an ambiguous reference.
 _SESSION_CATALOGUES = frozenset({"memory", "system", "temp", DUCKDB_CATALOG})
 RESERVED_SCHEMAS = POLICY_RESERVED_SCHEMAS | _SESSION_CATALOGUES
+_MAP_BATCH = 50_000  # value pairs per bound array when filling a value map
 
 
 def is_reserved_schema(name: str) -> bool:
     """True for a schema name a purpose may not use (the loader refuses it)."""
     return reserved_name("schema", name) is not None or name.casefold() in _SESSION_CATALOGUES
-
-
-@dataclass(eq=False)  # identity equality and hashing, as for any exception
-class WarehouseError(MinimizerError):
-    """The warehouse cannot be opened, read or written. Names and counts only, never values:
-    the database's own message can quote data, so only its type (``cause``) is kept."""
-
-    message: str
-    schema: str | None = None
-    table: str | None = None
-    column: str | None = None
-    reason: str = "warehouse"
-    count: int | None = None
-    cause: str | None = None
-    statement: str | None = None  # which statement failed: "retention delete", "insert", ...
-    detail: str | None = None  # the driver's own message, only when it can hold no value
-
-    def __post_init__(self) -> None:
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        context = (
-            ("schema", self.schema),
-            ("table", self.table),
-            ("column", self.column),
-            ("statement", self.statement),
-            ("reason", self.reason),
-            ("count", self.count),
-            ("cause", self.cause),
-        )
-        described = ", ".join(f"{k}={v}" for k, v in context if v is not None)
-        said = f": {self.detail}" if self.detail else ""
-        return f"{self.message}{said} [{described}]"
-
-
-@dataclass(eq=False)
-class WarehouseLockedError(WarehouseError):
-    """Another process or writer holds the warehouse (a DuckDB file takes one writer)."""
-
-    reason: str = "locked"
 
 
 @dataclass(frozen=True)
@@ -158,10 +157,8 @@ class TableLoad:
             problems.append("replace_range needs range_column, range_start and range_end")
         if (self.retention_column is None) != (self.retention_cutoff is None):
             problems.append("retention needs both retention_column and retention_cutoff")
-        unknown = sorted(
-            ({self.range_column, self.retention_column} - {None}) - names
-            | set(self.comments) - names
-        )
+        named = {c for c in (self.range_column, self.retention_column) if c is not None}
+        unknown = sorted((named | set(self.comments)) - names)
         if unknown:
             problems.append("columns not in the schema: " + ", ".join(map(str, unknown)))
         if problems:
@@ -170,8 +167,7 @@ class TableLoad:
 
 @dataclass
 class Step:
-    """The statement a warehouse is running, named for the error should it fail: the
-    driver's message is shown only when it can hold no value (see each backend's ``_error``)."""
+    """The statement a warehouse is running, named for the error should it fail."""
 
     statement: str | None = None
     schema: str | None = None
@@ -183,386 +179,491 @@ class Step:
         return self
 
 
-def statement_of(sql: str) -> str:
-    """What kind of statement a SQL text is, for an error: its first two words, lower case
-    (``delete from``, ``update "churn_analysis"``: names only, never a bound value)."""
-    return " ".join(sql.split()[:2]).lower()[:60]
+# Run one statement (target placeholders, bound values) and get its rows: what
+# ``Warehouse.atomic()`` yields is also callable this way.
+Execute = Callable[[str, Sequence[object]], Rows]
 
 
-def safe_detail(text: str) -> str:
-    """A driver message fit to show: its first paragraph only (DuckDB appends the statement
-    text after ``LINE n:``), on one line, at most 300 characters."""
-    first = text.split("\nLINE ")[0].split("\n\n")[0]
-    return " ".join(first.split())[:300]
+@contextmanager
+def _mapped(
+    driver: ErrorMapping, message: str, reason: Reason | str, step: Step | None = None
+) -> Iterator[None]:
+    """The one mapping of driver errors: named by class (and SQLSTATE), statement, table and
+    column; the driver's message shown only when the driver says it can hold no value."""
+    try:
+        yield
+    except driver.errors as exc:
+        step = step or Step()
+        cause, detail = driver.describe(exc)
+        raise WarehouseError(
+            message,
+            schema=step.schema,
+            table=step.table,
+            column=step.column,
+            statement=step.statement,
+            reason=reason,
+            cause=cause,
+            detail=detail,
+        ) from None
 
 
-# What ``Warehouse.atomic()`` yields: run one statement (target placeholders, bound values) inside
-# the open transaction and get its rows. A DELETE/UPDATE/INSERT without RETURNING gives
-# ``[(rows affected,)]``; DDL gives ``[]``.
-Execute = Callable[[str, Sequence[object]], list[tuple[object, ...]]]
+def _count(rows: Rows) -> int:
+    """The number a count or a DML statement gives back."""
+    if not rows or not rows[0] or rows[0][0] is None:
+        return 0
+    return int(cast(int, rows[0][0]))
 
 
-@runtime_checkable
-class Warehouse(Protocol):
-    """What the pipeline needs from a warehouse. See ``docs/warehouses.md``."""
+class Transaction:
+    """One open transaction (``with warehouse.atomic() as tx``): every statement commits
+    together, or none does. Named operations for erasure and re-keying; calling it runs one
+    raw statement in the target's own placeholders."""
 
-    kind: str
+    def __init__(self, warehouse: Warehouse, step: Step) -> None:
+        self._driver = warehouse.driver
+        self._d = warehouse.driver.dialect
+        self._step = step
+
+    def __call__(self, sql: str, params: Sequence[object] = ()) -> Rows:
+        self._at(statement_of(sql), None, None)  # the statement's first words name it
+        return self._driver.execute(sql, params)
+
+    def _at(
+        self, statement: str, schema: str | None, table: str | None, column: str | None = None
+    ) -> None:
+        self._step.at(statement, table, column).schema = schema
+
+    # ---------------------------------------------------------------- quoting
+
+    def quote(self, column: str) -> str:
+        """A quoted column name, for set-based statements built by the caller."""
+        return ident(column, self._d)
+
+    def name(self, schema: str, table: str) -> str:
+        """A quoted ``schema.table``."""
+        return qualified(schema, table, self._d)
+
+    @staticmethod
+    def literal(text: str) -> str:
+        return literal(text)
+
+    # ---------------------------------------------------------------- locks and own tables
+
+    def lock(self, key: str) -> None:
+        """The lock a load of purpose ``key`` takes: nothing of that purpose interleaves."""
+        self._at("lock", key, None)
+        self._driver.lock(key)
+
+    def ensure_tables(self, *specs: TableSpec) -> None:
+        """The audit tables, and ``specs``, exist and are documented."""
+        for spec in (RUNS, REGISTRY, *specs):
+            self._at("create audit tables", spec.schema, spec.name)
+            for sql in table_ddl(spec, self._d):
+                self._driver.execute(sql)
+
+    def insert(self, spec: TableSpec, columns: Sequence[Sequence[str]]) -> None:
+        """Rows given column by column (as text, one list per column of ``spec``); a row whose
+        key is there already keeps its first version."""
+        self._at("insert into", spec.schema, spec.name)
+        self._driver.execute(insert_arrays_sql(spec, self._d), [list(c) for c in columns])
+
+    def record_audit(self, audit: Mapping[str, object]) -> None:
+        """Insert (or update, by run id) one audit row."""
+        self._at("audit upsert", AUDIT_SCHEMA, AUDIT_TABLE)
+        self._driver.execute(upsert_sql(RUNS, self._d), audit_params(audit))
+
+    def audit_purposes(self) -> set[str]:
+        """Every purpose the audit table has a row of."""
+        self._at("select", AUDIT_SCHEMA, AUDIT_TABLE)
+        sql = f"SELECT DISTINCT purpose FROM {qualified(AUDIT_SCHEMA, AUDIT_TABLE, self._d)}"
+        return {str(row[0]) for row in self._driver.execute(sql)}
+
+    def registry_entries(self) -> list[tuple[str, str, str, str | None]]:
+        """Every registry entry as (purpose, table, entry, spec as JSON text)."""
+        self._at("select", AUDIT_SCHEMA, REGISTRY_TABLE)
+        sql = (
+            "SELECT purpose, table_name, entry, CAST(spec AS TEXT)"
+            f" FROM {qualified(AUDIT_SCHEMA, REGISTRY_TABLE, self._d)} ORDER BY 1, 2, 3"
+        )
+        return [
+            (str(p), str(t), str(e), None if s is None else str(s))
+            for p, t, e, s in self._driver.execute(sql)
+        ]
+
+    # ---------------------------------------------------------------- catalogue and reads
+
+    def columns(self, outside: str = AUDIT_SCHEMA) -> list[tuple[str, str, str, bool]]:
+        """(schema, table, column, holds text) of every base table outside one schema."""
+        self._at("catalogue", None, "information_schema.columns")
+        texts = self._driver.text_types
+        return [
+            (str(s), str(t), str(c), str(kind).lower() in texts)
+            for s, t, c, kind in self._driver.execute(columns_outside_sql(self._d), [outside])
+        ]
+
+    def count(self, schema: str, table: str) -> int:
+        self._at("count", schema, table)
+        return _count(self._driver.execute(count_sql(schema, table, self._d)))
+
+    def min_max(self, schema: str, table: str, column: str) -> tuple[object, object]:
+        self._at("select", schema, table, column)
+        c = ident(column, self._d)
+        sql = f"SELECT min({c}), max({c}) FROM {qualified(schema, table, self._d)}"
+        low, high = self._driver.execute(sql)[0]
+        return low, high
+
+    def read(self, schema: str, table: str) -> pd.DataFrame:
+        """A whole table, as :meth:`Warehouse.read` gives it, inside the transaction."""
+        self._at("select", schema, table)
+        arrow = self._driver.fetch_arrow(f"SELECT * FROM {qualified(schema, table, self._d)}")
+        return frame_from_arrow(arrow) if arrow is not None else pd.DataFrame()
+
+    # ---------------------------------------------------------------- matching values
+
+    def count_matches(
+        self,
+        schema: str,
+        table: str,
+        column: str,
+        values: Sequence[str],
+        prefix: int | None = None,
+    ) -> list[tuple[str, int]]:
+        """(value, rows) for every value of ``values`` the column (as text, or its first
+        ``prefix`` characters) holds."""
+        self._at("count matches", schema, table, column)
+        matched, where = matched_sql(column, self._d, prefix)
+        sql = (
+            f"SELECT {matched}, count(*) FROM {qualified(schema, table, self._d)}"
+            f" WHERE {where} GROUP BY 1"
+        )
+        rows = self._driver.execute(sql, [list(values)])
+        return [(str(value), _count([(n,)])) for value, n in rows]
+
+    def delete_matches(
+        self,
+        schema: str,
+        table: str,
+        column: str,
+        values: Sequence[str],
+        prefix: int | None = None,
+    ) -> int:
+        self._at("delete matches", schema, table, column)
+        _, where = matched_sql(column, self._d, prefix)
+        sql = f"DELETE FROM {qualified(schema, table, self._d)} WHERE {where}"
+        return _count(self._driver.execute(sql, [list(values)]))
+
+    def count_like(
+        self, schema: str, table: str, columns: Sequence[str], patterns: Sequence[str]
+    ) -> int:
+        """Rows where any of the columns (as text) is LIKE any pattern (escape ``\\``)."""
+        self._at("count like", schema, table)
+        where = like_any_sql(columns, len(patterns), self._d)
+        sql = f"SELECT count(*) FROM {qualified(schema, table, self._d)} WHERE {where}"
+        return _count(self._driver.execute(sql, list(patterns) * len(columns)))
+
+    def delete_like(
+        self, schema: str, table: str, columns: Sequence[str], patterns: Sequence[str]
+    ) -> int:
+        self._at("delete like", schema, table)
+        where = like_any_sql(columns, len(patterns), self._d)
+        sql = f"DELETE FROM {qualified(schema, table, self._d)} WHERE {where}"
+        return _count(self._driver.execute(sql, list(patterns) * len(columns)))
+
+    def remap(
+        self,
+        pairs: Mapping[str, tuple[Sequence[str], Sequence[str]]],
+        targets: Sequence[tuple[str, str, str, str]],
+    ) -> list[int]:
+        """Replace values through a mapping: ``pairs`` is key -> (old values, new values);
+        each target (schema, table, column, key) has every old value of its key replaced by
+        its new one. The mapping lives in a temporary table of this session, dropped before
+        the transaction ends: it is never committed anywhere. Rows changed, per target."""
+        d, run = self._d, self._driver.execute
+        temp = ident(f"mz_map_{uuid.uuid4().hex[:12]}", d)
+        self._at("create value map", None, "temporary")
+        run(f"CREATE TEMPORARY TABLE {temp} (k TEXT, old_value TEXT, new_value TEXT,"
+            " PRIMARY KEY (k, old_value))")  # fmt: skip
+        insert = (
+            f"INSERT INTO {temp} SELECT {d.param}, UNNEST(CAST({d.param} AS TEXT[])),"
+            f" UNNEST(CAST({d.param} AS TEXT[]))"
+        )
+        for key, (old, new) in pairs.items():
+            for i in range(0, len(old), _MAP_BATCH):
+                run(insert, [key, list(old[i : i + _MAP_BATCH]), list(new[i : i + _MAP_BATCH])])
+        changed = []
+        for schema, table, column, key in targets:
+            self._at("update through value map", schema, table, column)
+            c = ident(column, d)
+            update = (
+                f"UPDATE {qualified(schema, table, d)} AS x SET {c} = m.new_value FROM {temp}"
+                f" AS m WHERE m.k = {d.param} AND CAST(x.{c} AS TEXT) = m.old_value"
+            )
+            changed.append(_count(run(update, [key])))
+        self._at("drop value map", None, "temporary")
+        run(f"DROP TABLE {temp}")
+        return changed
+
+
+class Warehouse:
+    """A warehouse over one driver. ``Warehouse.duckdb(path)``, ``Warehouse.postgres(url)`` or
+    :func:`open_warehouse` make one. See ``docs/warehouses.md``."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self.dialect = driver.dialect
+        self.kind = driver.dialect.name
+        self._audit_ready = False
+
+    @classmethod
+    def duckdb(cls, path: Path | str, *, lock_timeout: float = 0.0) -> Self:
+        """A DuckDB file (parents created). ``lock_timeout`` seconds are spent waiting for
+        another writer to let go before `WarehouseLockedError` is raised (0: fail at once)."""
+        from minimizer.io.drivers.duckdb import DuckDBDriver
+
+        with _mapped(DuckDBDriver, "DuckDB warehouse cannot be opened", "unreadable"):
+            driver = DuckDBDriver(path, lock_timeout=lock_timeout)
+        return cls(driver)
+
+    @classmethod
+    def postgres(cls, url: str, *, connect_timeout: int = 10) -> Self:
+        """A PostgreSQL database, from a ``postgresql://`` URL (never echoed: it may hold a
+        password)."""
+        from minimizer.io.drivers.postgres import PostgresDriver
+
+        with _mapped(PostgresDriver, "PostgreSQL warehouse unreachable", "unreachable"):
+            driver = PostgresDriver(url, connect_timeout=connect_timeout)
+        return cls(driver)
+
+    # ------------------------------------------------------------ plumbing
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def _fetch(self, sql: str, params: Sequence[object] | None = None) -> Rows:
+        """One statement, outside any transaction (autocommit)."""
+        return self.driver.execute(sql, params)
+
+    @property
+    def _con(self) -> object:
+        """The driver's connection (kept for tests that register Arrow tables in DuckDB)."""
+        return getattr(self.driver, "con", None)
+
+    def _guard(
+        self, message: str, reason: Reason | str, step: Step | None = None
+    ) -> AbstractContextManager[None]:
+        return _mapped(self.driver, message, reason, step)
+
+    def _ensure_audit(self) -> None:
+        if self._audit_ready:
+            return
+        step = Step(schema=AUDIT_SCHEMA).at("create audit tables")
+        message = "audit tables cannot be created"
+        with self._guard(message, "audit_failed", step), self.driver.transaction():
+            # The lock first: first uses of the audit table by concurrent runs wait.
+            self.driver.lock(AUDIT_SCHEMA)
+            if not self._columns(AUDIT_SCHEMA, AUDIT_TABLE) or not self._columns(
+                AUDIT_SCHEMA, REGISTRY_TABLE
+            ):
+                for spec in (RUNS, REGISTRY):
+                    for sql in table_ddl(spec, self.dialect):
+                        self.driver.execute(sql)
+        self._audit_ready = True
+
+    # ------------------------------------------------------------ catalogue
+
+    def _columns(self, schema: str, table: str) -> dict[str, str | None]:
+        rows = self.driver.execute(self.driver.columns_sql, [schema, table])
+        return {str(c): None if comment is None else str(comment) for c, comment in rows}
+
+    def _require_table(self, schema: str, table: str, column: str | None = None) -> None:
+        columns = self._columns(schema, table)
+        if not columns:
+            raise WarehouseError(
+                "table not found", schema=schema, table=table, reason="missing_table"
+            )
+        if column is not None and column not in columns:
+            raise WarehouseError(
+                "column not found",
+                schema=schema,
+                table=table,
+                column=column,
+                reason="missing_column",
+            )
+
+    def _check_same_columns(self, schema: str, load: TableLoad) -> None:
+        existing = list(self._columns(schema, load.table))
+        if existing != list(load.schema.names):
+            differ = sorted(set(existing) ^ set(load.schema.names)) or existing
+            raise WarehouseError(
+                "table columns differ from the load schema; replace the whole table first",
+                schema=schema,
+                table=load.table,
+                column=", ".join(differ),
+                reason="schema_mismatch",
+            )
+
+    def tables(self) -> list[tuple[str, str]]:
+        return [(str(s), str(t)) for s, t in self.driver.execute(self.driver.tables_sql)]
+
+    def column_comments(self, schema: str, table: str) -> dict[str, str]:
+        self._require_table(schema, table)
+        return {k: v for k, v in self._columns(schema, table).items() if v is not None}
+
+    def table_comment(self, schema: str, table: str) -> str | None:
+        rows = self.driver.execute(self.driver.table_comment_sql, [schema, table])
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    # ------------------------------------------------------------ writing
 
     def load(
         self, schema: str, tables: Sequence[TableLoad], audit: Mapping[str, object]
-    ) -> dict[str, int]: ...
-    def record_audit(self, audit: Mapping[str, object]) -> None: ...
-    def delete_rows(self, schema: str, table: str, column: str, values: Sequence[str]) -> int: ...
+    ) -> dict[str, int]:
+        """Load every table, apply retention, register the tables and record the audit row
+        (with the rows each table then holds) in one transaction. Returns those rows per
+        table. On any failure nothing changes."""
+        d, run = self.dialect, self.driver.execute
+        audit_params(audit)  # a malformed audit row fails before anything runs
+        check_loads(schema, tables, d)
+        self._ensure_audit()
+        step = Step(schema=schema)
+        counts: dict[str, int] = {}
+        message = "load failed; the warehouse keeps its previous contents"
+        with self._guard(message, "load_failed", step), self.driver.transaction():
+            step.at("lock")
+            self.driver.lock(schema)
+            step.at("create schema")
+            run(f"CREATE SCHEMA IF NOT EXISTS {ident(schema, d)}")
+            for load in tables:
+                self._load_table(schema, load, step)
+            for load in tables:
+                if load.retention_column is not None and load.retention_cutoff is not None:
+                    step.at("retention delete", load.table, load.retention_column)
+                    column, unit = load.retention_column, load.retention_unit
+                    sql = retention_sql(schema, load.table, column, d, unit)
+                    run(sql, [as_utc(load.retention_cutoff)])
+                step.at("count", load.table)
+                counts[load.table] = _count(run(count_sql(schema, load.table, d)))
+            run_id, at = str(audit["run_id"]), datetime.now(UTC)
+            for load in tables:
+                step.at("registry upsert", load.table)
+                self._register(schema, load, run_id, at)
+            step.at("audit upsert", f"{AUDIT_SCHEMA}.{AUDIT_TABLE}")
+            run(upsert_sql(RUNS, d), audit_params(audit_after_load(audit, counts)))
+        return counts
+
+    def _load_table(self, schema: str, load: TableLoad, step: Step) -> None:
+        d, run = self.dialect, self.driver.execute
+        step.at("create table", load.table)
+        for sql in create_table_sql(schema, load.table, load.schema, load.mode == "replace", d):
+            run(sql)
+        if load.mode == "replace_range":
+            self._check_same_columns(schema, load)
+            step.at("range delete", load.table, load.range_column)
+            # replace_range loads always carry both bounds (TableLoad validates it); the fields are Optional.
+            bounds = [as_utc(load.range_start), as_utc(load.range_end)]  # type: ignore[arg-type]
+            run(range_delete_sql(schema, load.table, str(load.range_column), d), bounds)
+        if load.files:
+            step.at("insert from staged files", load.table)
+            self.driver.bulk_load(schema, load.table, load.schema.names, load.files)
+        step.at("comment", load.table)
+        for sql in comment_sql(schema, load.table, load.comments, load.table_comment, d):
+            run(sql)
+
+    def _register(self, schema: str, load: TableLoad, run_id: str, at: datetime) -> None:
+        """Upsert the table's registry entries; a replace load also drops the entries the
+        table no longer has."""
+        d, run = self.dialect, self.driver.execute
+        rows = registry_params(schema, load.table, load.registry, run_id, at)
+        if load.mode == "replace":
+            run(
+                f"DELETE FROM {qualified(AUDIT_SCHEMA, REGISTRY_TABLE, d)} WHERE purpose ="
+                f" {d.param} AND table_name = {d.param}"
+                f" AND entry NOT IN (SELECT UNNEST(CAST({d.param} AS TEXT[])))",
+                [schema, load.table, [row[2] for row in rows]],
+            )
+        upsert = upsert_sql(REGISTRY, d, REGISTRY_UPDATES)
+        for params in rows:
+            run(upsert, params)
+
+    def record_audit(self, audit: Mapping[str, object]) -> None:
+        """Insert (or update, by run id) one audit row in its own transaction."""
+        params = audit_params(audit)
+        self._ensure_audit()
+        step = Step(schema=AUDIT_SCHEMA).at("audit upsert", AUDIT_TABLE)
+        with self._guard("audit record failed", "audit_failed", step), self.driver.transaction():
+            self.driver.execute(upsert_sql(RUNS, self.dialect), params)
+
+    def delete_rows(self, schema: str, table: str, column: str, values: Sequence[str]) -> int:
+        """Erasure: delete the rows whose ``column`` (as text) is one of ``values``."""
+        self._require_table(schema, table, column)
+        _, where = matched_sql(column, self.dialect)
+        sql = f"DELETE FROM {qualified(schema, table, self.dialect)} WHERE {where}"
+        return self._delete(schema, table, column, sql, [list(values)])
+
     def apply_retention(
         self, schema: str, table: str, column: str, cutoff: datetime, unit: str = ""
-    ) -> int: ...
-    def atomic(self) -> AbstractContextManager[Execute]: ...
-    def tables(self) -> list[tuple[str, str]]: ...
-    def read(self, schema: str, table: str) -> pd.DataFrame: ...
-    def column_comments(self, schema: str, table: str) -> dict[str, str]: ...
-    def table_comment(self, schema: str, table: str) -> str | None: ...
-    def audit_runs(self, purpose: str | None = None) -> pd.DataFrame: ...
-    def query(self, sql: str) -> pd.DataFrame: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *exc: object) -> None: ...
+    ) -> int:
+        """Delete rows older than ``cutoff`` (or with no time); returns how many went. With
+        ``unit``, a row's time is the start of a period, and it goes once the period ends."""
+        self._require_table(schema, table, column)
+        sql = retention_sql(schema, table, column, self.dialect, unit)
+        return self._delete(schema, table, column, sql, [as_utc(cutoff)])
 
+    def _delete(
+        self, schema: str, table: str, column: str, sql: str, params: Sequence[object]
+    ) -> int:
+        step = Step(schema=schema).at("delete", table, column)
+        with self._guard("delete failed", "delete_failed", step), self.driver.transaction():
+            rows = self.driver.execute(sql, params)
+        return _count(rows)
 
-# ---------------------------------------------------------------- type and dialect tables
+    @contextmanager
+    def atomic(self) -> Iterator[Transaction]:
+        """One transaction for work spanning schemas (erasure, re-keying): everything done
+        through the yielded :class:`Transaction` commits together, or none does (any exception
+        rolls back)."""
+        step = Step()
+        message = "transaction failed; nothing was changed"
+        with self._guard(message, "transaction_failed", step), self.driver.transaction():
+            yield Transaction(self, step)
 
-# Arrow type -> SQL type per target. Keys are str(arrow type); timestamps and decimals are
-# keyed by family (see ``arrow_key``) and formatted with their precision and scale.
-ARROW_TYPES: dict[str, dict[str, str]] = {
-    "string": {"duckdb": "VARCHAR", "postgresql": "TEXT"},
-    "large_string": {"duckdb": "VARCHAR", "postgresql": "TEXT"},
-    "bool": {"duckdb": "BOOLEAN", "postgresql": "BOOLEAN"},
-    "int8": {"duckdb": "TINYINT", "postgresql": "SMALLINT"},
-    "int16": {"duckdb": "SMALLINT", "postgresql": "SMALLINT"},
-    "int32": {"duckdb": "INTEGER", "postgresql": "INTEGER"},
-    "int64": {"duckdb": "BIGINT", "postgresql": "BIGINT"},
-    "float": {"duckdb": "REAL", "postgresql": "REAL"},
-    "double": {"duckdb": "DOUBLE", "postgresql": "DOUBLE PRECISION"},
-    "decimal": {
-        "duckdb": "DECIMAL({precision},{scale})",
-        "postgresql": "NUMERIC({precision},{scale})",
-    },
-    "date32[day]": {"duckdb": "DATE", "postgresql": "DATE"},
-    "timestamp": {"duckdb": "TIMESTAMP", "postgresql": "TIMESTAMP"},
-    "timestamp_tz": {"duckdb": "TIMESTAMPTZ", "postgresql": "TIMESTAMPTZ"},
-    # A column that is null in every staged row has no type of its own; text holds the nulls.
-    "null": {"duckdb": "VARCHAR", "postgresql": "TEXT"},
-}
+    # ------------------------------------------------------------ reading
 
-# Logical type of an audit column -> SQL type per target.
-_AUDIT_TYPES: dict[str, dict[str, str]] = {
-    "text": {"duckdb": "VARCHAR", "postgresql": "TEXT"},
-    "timestamptz": {"duckdb": "TIMESTAMPTZ", "postgresql": "TIMESTAMPTZ"},
-    "integer": {"duckdb": "INTEGER", "postgresql": "INTEGER"},
-    "json": {"duckdb": "JSON", "postgresql": "JSONB"},
-}
+    def _frame(self, sql: str, params: Sequence[object] | None = None) -> pd.DataFrame:
+        arrow = self.driver.fetch_arrow(sql, params)
+        return pd.DataFrame() if arrow is None else frame_from_arrow(arrow)
 
-# The audit table: (column, logical type, comment). The ``audit`` mapping of a run has exactly
-# these keys; JSON columns take dicts/lists.
-AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("run_id", "text", "Unique id of the minimizer run (primary key)."),
-    ("purpose", "text", "Purpose id of the policy; also the schema the run loaded."),
-    ("policy_sha256", "text", "SHA-256 of the policy file the run applied."),
-    ("status", "text", "loaded (a load) or rekeyed (keys rekey); failed runs load nothing."),
-    ("started_at", "timestamptz", "When the run started (UTC)."),
-    ("finished_at", "timestamptz", "When the run finished (UTC)."),
-    ("key_version", "integer", "Version of the pseudonymisation key; the key is never stored."),
-    ("rows_in", "json", "Rows read, per source."),
-    ("rows_out", "json", "Rows the run loaded, per source (rekeyed: tokens moved)."),
-    ("dropped_columns", "json", "Source columns not published as they are, per source."),
-    (
-        "schema_drift",
-        "json",
-        "Every source column the policy does not name (not read), per source.",
-    ),
-    ("details", "json", "Guarantee and gate figures of the run: counts, never values."),
-)
-_AUDIT_TABLE_COMMENT = "One row per minimizer run: what was read, dropped and loaded, and why."
-_JSON_COLUMNS = tuple(name for name, kind, _ in AUDIT_COLUMNS if kind == "json")
+    def read(self, schema: str, table: str) -> pd.DataFrame:
+        self._require_table(schema, table)
+        step = Step(schema=schema).at("select", table)
+        with self._guard("read failed", "query_failed", step):
+            frame = self._frame(f"SELECT * FROM {qualified(schema, table, self.dialect)}")
+        return frame
 
-
-@dataclass(frozen=True)
-class Dialect:
-    """The SQL snippets in which targets differ."""
-
-    name: str
-    param: str  # positional placeholder
-    max_identifier_bytes: int | None  # PostgreSQL truncates longer names silently: we refuse
-
-
-DIALECTS: dict[str, Dialect] = {
-    "duckdb": Dialect(name="duckdb", param="?", max_identifier_bytes=None),
-    "postgresql": Dialect(name="postgresql", param="%s", max_identifier_bytes=63),
-}
-
-
-def arrow_key(arrow_type: pa.DataType) -> str:
-    """The ``ARROW_TYPES`` key of an Arrow type."""
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamp_tz" if arrow_type.tz is not None else "timestamp"
-    if pa.types.is_decimal128(arrow_type):
-        return "decimal"
-    return str(arrow_type)
-
-
-def sql_type(arrow_field: pa.Field, dialect: Dialect, table: str) -> str:
-    """The SQL column type of an Arrow field, or an error naming the column and its type."""
-    targets = ARROW_TYPES.get(arrow_key(arrow_field.type))
-    if targets is None:
-        raise WarehouseError(
-            f"Arrow type {arrow_field.type} has no {dialect.name} mapping",
-            table=table,
-            column=arrow_field.name,
-            reason="unsupported_type",
+    def audit_runs(self, purpose: str | None = None) -> pd.DataFrame:
+        self._ensure_audit()
+        where = "" if purpose is None else f" WHERE purpose = {self.dialect.param}"
+        sql = (
+            f"SELECT * FROM {qualified(AUDIT_SCHEMA, AUDIT_TABLE, self.dialect)}{where}"
+            " ORDER BY started_at, run_id"
         )
-    precision = getattr(arrow_field.type, "precision", None)
-    return targets[dialect.name].format(
-        precision=precision, scale=getattr(arrow_field.type, "scale", None)
-    )
+        step = Step(schema=AUDIT_SCHEMA).at("select", AUDIT_TABLE)
+        with self._guard("audit read failed", "query_failed", step):
+            frame = self._frame(sql, None if purpose is None else [purpose])
+        return parse_audit_json(frame)
 
-
-# ---------------------------------------------------------------- SQL builders
-
-
-def ident(name: str, dialect: Dialect) -> str:
-    """A quoted identifier. Refuses names the target would alter or cannot hold."""
-    too_long = dialect.max_identifier_bytes is not None and (
-        len(name.encode()) > dialect.max_identifier_bytes
-    )
-    if not name or "\x00" in name or too_long:
-        raise WarehouseError(
-            f"identifier is empty, holds NUL or is too long for {dialect.name}",
-            column=name[:80],
-            reason="invalid_identifier",
-        )
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(schema: str, table: str, dialect: Dialect) -> str:
-    return f"{ident(schema, dialect)}.{ident(table, dialect)}"
-
-
-def literal(text: str) -> str:
-    """A SQL string literal (standard conforming strings: only quotes are doubled)."""
-    return "'" + text.replace("\x00", "").replace("'", "''") + "'"
-
-
-def create_table_sql(schema: str, load: TableLoad, dialect: Dialect) -> list[str]:
-    """DDL for one load: replace drops and recreates; replace_range creates when missing."""
-    name = qualified(schema, load.table, dialect)
-    columns = ", ".join(
-        f"{ident(f.name, dialect)} {sql_type(f, dialect, load.table)}" for f in load.schema
-    )
-    if load.mode == "replace":
-        return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} ({columns})"]
-    return [f"CREATE TABLE IF NOT EXISTS {name} ({columns})"]
-
-
-def comment_sql(
-    schema: str, table: str, comments: Mapping[str, str], table_comment: str, dialect: Dialect
-) -> list[str]:
-    """COMMENT ON statements: readable by analysts in DESCRIBE-like views and ``\\d+``."""
-    name = qualified(schema, table, dialect)
-    statements = [f"COMMENT ON TABLE {name} IS {literal(table_comment)}"] if table_comment else []
-    statements += [
-        f"COMMENT ON COLUMN {name}.{ident(column, dialect)} IS {literal(text)}"
-        for column, text in comments.items()
-    ]
-    return statements
-
-
-def range_delete_sql(schema: str, load: TableLoad, dialect: Dialect) -> str:
-    column = ident(str(load.range_column), dialect)
-    return (
-        f"DELETE FROM {qualified(schema, load.table, dialect)}"
-        f" WHERE {column} >= {dialect.param} AND {column} < {dialect.param}"
-    )
-
-
-# How long a published period lasts, per truncation unit; the same SQL in both dialects.
-RETENTION_SPANS = {
-    "hour": "1 hour",
-    "day": "1 day",
-    "week": "7 days",
-    "month": "1 month",
-    "quarter": "3 months",
-    "year": "1 year",
-}
-
-
-def retention_sql(schema: str, table: str, column: str, dialect: Dialect, unit: str = "") -> str:
-    """Rows older than the cutoff go, and so do rows with no time: their age cannot be shown
-    to be within retention, so keeping them would keep them forever.
-
-    A column truncated to ``unit`` holds the start of a period: a row goes only when its whole
-    period lies before the cutoff (a month whose end is at or before it), never because its
-    period began before it (December's rows are not deleted because their quarter began in
-    October)."""
-    col = ident(column, dialect)
-    name = qualified(schema, table, dialect)
-    if unit:
-        span = RETENTION_SPANS[unit]
-        return (
-            f"DELETE FROM {name} WHERE {col} + INTERVAL '{span}' <= {dialect.param}"
-            f" OR {col} IS NULL"
-        )
-    return f"DELETE FROM {name} WHERE {col} < {dialect.param} OR {col} IS NULL"
-
-
-def delete_values_sql(schema: str, table: str, column: str, dialect: Dialect) -> str:
-    """Erasure: the values travel as one bound text array, unnested in SQL."""
-    col = ident(column, dialect)
-    return (
-        f"DELETE FROM {qualified(schema, table, dialect)} WHERE CAST({col} AS TEXT)"
-        f" IN (SELECT UNNEST(CAST({dialect.param} AS TEXT[])))"
-    )
-
-
-def count_sql(schema: str, table: str, dialect: Dialect) -> str:
-    return f"SELECT count(*) FROM {qualified(schema, table, dialect)}"
-
-
-def audit_ddl(dialect: Dialect) -> list[str]:
-    """Create the audit table and document it (run once per warehouse, when missing)."""
-    name = qualified(AUDIT_SCHEMA, AUDIT_TABLE, dialect)
-    columns = ", ".join(
-        f"{ident(col, dialect)} {_AUDIT_TYPES[kind][dialect.name]}"
-        + (" PRIMARY KEY" if col == "run_id" else "")
-        for col, kind, _ in AUDIT_COLUMNS
-    )
-    comments = {col: text for col, _, text in AUDIT_COLUMNS}
-    return [
-        f"CREATE SCHEMA IF NOT EXISTS {ident(AUDIT_SCHEMA, dialect)}",
-        f"CREATE TABLE IF NOT EXISTS {name} ({columns})",
-        *comment_sql(AUDIT_SCHEMA, AUDIT_TABLE, comments, _AUDIT_TABLE_COMMENT, dialect),
-        *registry_ddl(dialect),
-    ]
-
-
-# The registry: (column, logical type, comment); (purpose, table_name, entry) is the key.
-REGISTRY_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("purpose", "text", "Purpose id: the schema the table lives in."),
-    ("table_name", "text", "A table minimizer loaded into that schema."),
-    ("entry", "text", "What is registered: the table, a subject column, a guarantee."),
-    ("spec", "json", "Its description: token scheme, guarantee parameters; never a value."),
-    ("first_loaded", "timestamptz", "First load that registered the entry (UTC)."),
-    ("last_loaded", "timestamptz", "Latest load that registered the entry (UTC)."),
-    ("run_id", "text", "The run of the latest load."),
-)
-_REGISTRY_COMMENT = (
-    "Every purpose, table, token scheme and guarantee minimizer ever loaded here: erasure and"
-    " re-keying reach them without the policy files."
-)
-TABLE_ENTRY = "table"  # the entry every loaded table has
-
-
-def registry_ddl(dialect: Dialect) -> list[str]:
-    name = qualified(AUDIT_SCHEMA, REGISTRY_TABLE, dialect)
-    columns = ", ".join(
-        f"{ident(col, dialect)} {_AUDIT_TYPES[kind][dialect.name]}"
-        for col, kind, _ in REGISTRY_COLUMNS
-    )
-    comments = {col: text for col, _, text in REGISTRY_COLUMNS}
-    return [
-        f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY (purpose, table_name, entry))",
-        *comment_sql(AUDIT_SCHEMA, REGISTRY_TABLE, comments, _REGISTRY_COMMENT, dialect),
-    ]
-
-
-def registry_statements(
-    schema: str, load: TableLoad, run_id: str, at: datetime, dialect: Dialect
-) -> list[tuple[str, list[object]]]:
-    """The registry writes of one table load: upsert its entries; a replace load also drops
-    the entries the table no longer has."""
-    p = dialect.param
-    name = qualified(AUDIT_SCHEMA, REGISTRY_TABLE, dialect)
-    json_type = _AUDIT_TYPES["json"][dialect.name]
-    stamp = _AUDIT_TYPES["timestamptz"][dialect.name]
-    entries = {TABLE_ENTRY: {}, **{k: dict(v) for k, v in load.registry.items()}}
-    upsert = (
-        f"INSERT INTO {name} (purpose, table_name, entry, spec, first_loaded, last_loaded,"
-        f" run_id) VALUES ({p}, {p}, {p}, CAST({p} AS {json_type}), CAST({p} AS {stamp}),"
-        f" CAST({p} AS {stamp}), {p}) ON CONFLICT (purpose, table_name, entry) DO UPDATE SET"
-        " spec = EXCLUDED.spec, last_loaded = EXCLUDED.last_loaded, run_id = EXCLUDED.run_id"
-    )
-    statements: list[tuple[str, list[object]]] = []
-    if load.mode == "replace":
-        statements.append(
-            (
-                f"DELETE FROM {name} WHERE purpose = {p} AND table_name = {p}"
-                f" AND entry NOT IN (SELECT UNNEST(CAST({p} AS TEXT[])))",
-                [schema, load.table, sorted(entries)],
-            )
-        )
-    for entry, spec in sorted(entries.items()):
-        text = json.dumps(spec, sort_keys=True, default=str)
-        statements.append((upsert, [schema, load.table, entry, text, at, at, run_id]))
-    return statements
-
-
-def registry_select_sql(dialect: Dialect) -> str:
-    """Every registry entry as (purpose, table_name, entry, spec as text)."""
-    return (
-        f"SELECT purpose, table_name, entry, CAST(spec AS TEXT)"
-        f" FROM {qualified(AUDIT_SCHEMA, REGISTRY_TABLE, dialect)} ORDER BY 1, 2, 3"
-    )
-
-
-def audit_upsert_sql(dialect: Dialect) -> str:
-    """One row per run id: a rerun with the same id (or a started-then-finished run) updates."""
-    names = [col for col, _, _ in AUDIT_COLUMNS]
-    kinds = {col: kind for col, kind, _ in AUDIT_COLUMNS}
-    values = ", ".join(
-        f"CAST({dialect.param} AS {_AUDIT_TYPES[kinds[col]][dialect.name]})" for col in names
-    )
-    updates = ", ".join(f"{ident(c, dialect)} = EXCLUDED.{ident(c, dialect)}" for c in names[1:])
-    return (
-        f"INSERT INTO {qualified(AUDIT_SCHEMA, AUDIT_TABLE, dialect)}"
-        f" ({', '.join(ident(c, dialect) for c in names)}) VALUES ({values})"
-        f" ON CONFLICT ({ident('run_id', dialect)}) DO UPDATE SET {updates}"
-    )
-
-
-def audit_select_sql(dialect: Dialect, *, by_purpose: bool) -> str:
-    where = f" WHERE {ident('purpose', dialect)} = {dialect.param}" if by_purpose else ""
-    name = qualified(AUDIT_SCHEMA, AUDIT_TABLE, dialect)
-    return f"SELECT * FROM {name}{where} ORDER BY started_at, run_id"
-
-
-def audit_after_load(audit: Mapping[str, object], counts: Mapping[str, int]) -> dict[str, object]:
-    """The audit row of a load with the rows each table holds once loaded and retention ran,
-    so the processing record always equals the tables."""
-    rows_out = audit.get("rows_out")
-    before = dict(rows_out) if isinstance(rows_out, Mapping) else {}
-    return {**audit, "rows_out": {**before, **counts}}
-
-
-def audit_params(audit: Mapping[str, object]) -> list[object]:
-    """The audit row as bound parameters, in ``AUDIT_COLUMNS`` order; JSON is serialised."""
-    expected = [col for col, _, _ in AUDIT_COLUMNS]
-    missing = sorted(set(expected) - set(audit))
-    extra = sorted(set(audit) - set(expected))
-    if missing or extra:
-        raise WarehouseError(
-            "audit record must have exactly the audit columns",
-            table=f"{AUDIT_SCHEMA}.{AUDIT_TABLE}",
-            column=", ".join(missing + extra),
-            reason="invalid_audit",
-        )
-    return [
-        json.dumps(audit[col], sort_keys=True, default=str) if col in _JSON_COLUMNS else audit[col]
-        for col in expected
-    ]
-
-
-def parse_audit_json(frame: pd.DataFrame) -> pd.DataFrame:
-    """Audit rows with their JSON columns as Python objects (both targets hand back text)."""
-    parsed = {col: frame[col].map(json.loads, na_action="ignore") for col in _JSON_COLUMNS}
-    return frame.assign(**parsed)
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run any SQL (outside a transaction); a statement without a result gives an empty
+        frame."""
+        with self._guard("query failed", "query_failed"):
+            frame = self._frame(sql)
+        return frame
 
 
 # ---------------------------------------------------------------- results as frames
@@ -581,19 +682,6 @@ def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
     """A query result as pandas, the same way for every target (dates as ``datetime.date``,
     decimals as ``Decimal``, aware timestamps in UTC, nullable integers and booleans)."""
     return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
-
-
-def frame_from_rows(names: Sequence[str], rows: Sequence[Sequence[object]]) -> pd.DataFrame:
-    """Driver rows as pandas, through Arrow so both targets give the same dtypes. A column
-    Arrow cannot type (a UUID, an interval) comes back as text."""
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    arrays = []
-    for values in columns:
-        try:
-            arrays.append(pa.array(values))
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays.append(pa.array(pd.Series(values, dtype=object).astype("str")))
-    return frame_from_arrow(pa.Table.from_arrays(arrays, names=list(names)))
 
 
 # ---------------------------------------------------------------- checks on staged files
@@ -630,7 +718,8 @@ def check_loads(schema: str, tables: Sequence[TableLoad], dialect: Dialect) -> N
             reason="invalid_load",
         )
     for load in tables:
-        create_table_sql(schema, load, dialect)  # unmapped types and bad names fail here
+        # Unmapped types and bad names fail here.
+        create_table_sql(schema, load.table, load.schema, load.mode == "replace", dialect)
         check_files(load)
 
 
@@ -667,6 +756,7 @@ def check_files(load: TableLoad) -> None:
 def _rows_outside_range(load: TableLoad) -> int:
     column = str(load.range_column)
     arrow_type = load.schema.field(column).type
+    # only called for replace_range loads, which always carry both bounds (fields are Optional).
     start, end = as_utc(load.range_start), as_utc(load.range_end)  # type: ignore[arg-type]
     if pa.types.is_date(arrow_type):
         # The database compares a DATE as midnight UTC of that day: d is inside when
@@ -695,9 +785,7 @@ def open_warehouse(target: str | Path, **options: object) -> Warehouse:
     """``postgresql://...`` -> PostgreSQL; anything else is a DuckDB file (parents created)."""
     text = str(target)
     if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        from minimizer.io.postgres_warehouse import PostgresWarehouse
-
-        return PostgresWarehouse(text, **options)  # type: ignore[arg-type]
-    from minimizer.io.duckdb_warehouse import DuckDBWarehouse
-
-    return DuckDBWarehouse(Path(target), **options)  # type: ignore[arg-type]
+        # options are the caller's keyword arguments for the chosen backend (lock_timeout
+        # or connect_timeout); each factory checks its own at run time.
+        return Warehouse.postgres(text, **options)  # type: ignore[arg-type]
+    return Warehouse.duckdb(Path(target), **options)  # type: ignore[arg-type]

@@ -7,12 +7,14 @@ final report (``publish.json``, or the most advanced report of a run that failed
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 from minimizer.lineage import airflow_emitter, emit_run
 from minimizer.pipeline import RunReport, Sources
 from minimizer.policy import load_policy
+from minimizer.report import RunStatus
 
 __all__ = ["emit_staged_run"]
 
@@ -25,9 +27,11 @@ def emit_staged_run(policy_file: Path, where: Path, *, warehouse: str, sources: 
     last = next((where / f"{n}.json" for n in _REPORTS if (where / f"{n}.json").exists()), None)
     if last is None:
         return 0
-    report = RunReport.from_json(last.read_text())
+    doc = json.loads(last.read_text())
+    # A task's saved state (minimizer.flow.RunState) holds the run's report under "report".
+    report = RunReport.from_json(json.dumps(doc.get("report", doc)))
     if last.stem != "publish" and report.status != "failed":
-        report.status, report.error = "failed", "a task failed; see its Airflow log"
+        report.status, report.error = RunStatus.FAILED, "a task failed; see its Airflow log"
         report.finished_at = datetime.now(UTC)
     policy = load_policy(policy_file)
     return emit_run(policy, report, warehouse=warehouse, sources=sources, emitter=airflow_emitter)

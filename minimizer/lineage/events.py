@@ -35,6 +35,7 @@ from openlineage.client.facet_v2 import (
     schema_dataset,
 )
 
+from minimizer.guarantees.location import location_cell_size
 from minimizer.outcome import column_notes
 from minimizer.plan import ColumnPlan, plan_source
 from minimizer.sortable import SUFFIX, sortable_buckets
@@ -60,7 +61,7 @@ PRODUCER = "https://minimizer.dev/minimizer/0.1.0"
 JOB_NAMESPACE = "minimizer"
 FACET = "minimizer_privacy"
 SCHEMA_FILE = Path(__file__).with_name("PrivacyRunFacet.json")
-SCHEMA_URL = json.loads(SCHEMA_FILE.read_text())["$id"] + "#"
+SCHEMA_URL: str = json.loads(SCHEMA_FILE.read_text())["$id"] + "#"
 _RUN_IDS = uuid.UUID("6f1c1c64-8f0e-5a4e-9a53-6d696e696d69")  # our uuid5 namespace
 
 
@@ -146,6 +147,12 @@ def _column_lineage(policy: Policy, report: RunReport, name: str, source: tuple[
         # Derived from the published label at the load: the same inputs, the same masking.
         fields[bucket + SUFFIX] = attr.evolve(
             fields[bucket], transformationDescription=f"lower bound of {bucket}"
+        )
+    size = location_cell_size(policy, name)
+    if size is not None and size.resolution_column is not None and size.column in fields:
+        # Added by the location guarantee when cell sizes mix: derived from the cell.
+        fields[size.resolution_column] = attr.evolve(
+            fields[size.column], transformationDescription=f"H3 resolution of {size.column}"
         )
     return column_lineage_dataset.ColumnLineageDatasetFacet(fields=fields)
 

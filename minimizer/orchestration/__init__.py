@@ -1,9 +1,9 @@
-"""Running minimizer from an orchestrator (Airflow): one task per phase of a run.
+"""Running minimizer from an orchestrator (Airflow): the steps of :mod:`minimizer.flow`, one
+task per group of them.
 
-- ``phases``: the run of ``minimizer.pipeline`` split into extract, minimise, check, load and
-  retention, each continuing from a saved `RunReport`;
+- ``tasks``: the task bodies (extract, minimise, gate, load, publish, cleanup), plain functions
+  of paths and a `~minimizer.flow.RunState` saved as JSON between them;
 - ``staged``: raw chunks staged between the extract and the minimise task;
-- ``tasks``: the task bodies, plain functions of paths and small JSON-able dicts;
 - ``environment``: connections, variables and the master key from Airflow;
 - ``runner``: Airflow's side of a task (context, failures that must not be retried);
 - ``local``: an embedded Airflow (SQLite metadata, DuckDB warehouse) for ``make demo`` and

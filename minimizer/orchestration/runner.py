@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from minimizer.errors import DataError, GateError, MinimizerError
+from minimizer.errors import DataError, GateError, MinimizerError, is_transient
 
 __all__ = ["TRANSIENT_REASONS", "TRANSIENT_TYPES", "call", "call_cleanup", "run_info"]
 
@@ -79,7 +79,7 @@ def _fail(exc: Exception, step: str, purpose: str) -> NoReturn:
         for line in _describe(exc):
             log.error("%s of %s failed closed%s: %s", step, purpose, closed, line)
         message = f"{step} of {purpose} failed{closed}: {type(exc).__name__}: {exc}"
-        if getattr(exc, "reason", None) in TRANSIENT_REASONS:
+        if is_transient(exc):
             raise AirflowException(message) from None
         raise AirflowFailException(message) from None
     log.error(

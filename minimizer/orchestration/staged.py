@@ -2,8 +2,8 @@
 
 The extract writes each chunk it reads (only the policy-named columns, erased subjects already
 left out) as ``<dir>/part-00000.parquet``, ``part-00001.parquet``, ... and the minimise task
-reads them back through `StagedSource`, which has the ``.columns()/.chunks()`` interface of the
-real sources. One file per chunk keeps memory bounded and gives back every chunk with the
+reads them back through `StagedSource`, a `~minimizer.io.sources.Source` like the real
+sources. One file per chunk keeps memory bounded and gives back every chunk with the
 dtypes the source produced (pandas metadata travels in the file), so the minimised output is
 the same as when the pipeline streams straight from the source.
 
@@ -64,25 +64,26 @@ def _to_arrow(chunk: pd.DataFrame, source: str) -> pa.Table:
 
 
 class StagedSource:
-    """The staged raw chunks of one source, read back chunk by chunk.
+    """The staged raw chunks of one source, read back chunk by chunk (a ``Source``).
 
     The extract already applied the run's time window, so ``chunks`` ignores ``since`` and
-    ``until``; they are accepted for the interface only.
+    ``until``; they are accepted for the interface only. A source that gave no rows left no
+    chunk: it reads as no chunks (the minimise step still defines its table).
     """
 
     def __init__(self, directory: Path, source: str) -> None:
         self.directory = directory
         self.name = source
-        self._parts = sorted(directory.glob("part-*.parquet"))
-        if not self._parts:
+        if not directory.is_dir():
             raise SourceError(
                 "no staged chunks: run the extract task of this run first",
                 table=source,
                 reason="missing_source",
             )
+        self._parts = sorted(directory.glob("part-*.parquet"))
 
     def columns(self) -> list[str]:
-        return list(pq.read_schema(self._parts[0]).names)
+        return list(pq.read_schema(self._parts[0]).names) if self._parts else []
 
     def chunks(
         self,

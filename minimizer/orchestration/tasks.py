@@ -1,43 +1,57 @@
-"""The bodies of a purpose DAG's tasks: plain functions of paths and small JSON-able dicts.
+"""The bodies of a purpose DAG's tasks: the steps of :mod:`minimizer.flow`, one task per group.
+
+========  =====================================================================================
+task      steps of the flow
+========  =====================================================================================
+extract   `flow.suppression_set`, then `flow.extract` of every source into raw Parquet chunks
+minimise  `flow.minimise` of every source, from those chunks, with the same named observers
+gate      `flow.check`: enforce_guarantees, run_gate, assert_no_new_erasures, aggregate_outputs
+load      `flow.load`: the one warehouse transaction (tables, retention deletes, audit row)
+publish   the final audit row, the report, and `flow.record` (runs.jsonl, artefact pruning)
+cleanup   however the run ended: an unfinished run recorded as failed, the staging deleted
+========  =====================================================================================
 
 Each task gets the ``run`` dict (policy file, Airflow run id, data interval, as-of), the path
-of the report saved by the task before it, and an `Environment` resolved inside the task. It
-continues the run from that report, saves its own report beside it in the run's staging
-directory and returns the new path, which is all that travels through XCom: never a frame, a
-value, a URL or a key.
+of the `RunState` saved by the task before it, and an `Environment` resolved inside the task.
+It continues the run from that state, saves its own beside it in the run's staging directory
+and returns the new path, which is all that travels through XCom: never a frame, a value, a
+URL or a key.
 
 Tasks are idempotent. A task repeated (a retry, a cleared task) starts again from the same
-input report and rewrites only its own output; loads replace tables or ranges, and the audit
-row is keyed by the run id. A failed task saves ``failed.json``; `cleanup`, which runs however
-the run ended, records an unfinished run in ``runs.jsonl`` and deletes the staging directory,
-raw data included.
+input state and rewrites only its own output; loads replace tables or ranges, and the audit
+row is keyed by the run id. A task holds its run directory's lock while it works; the extract
+of a purpose's next run removes the directories of its earlier runs that nobody holds (a
+worker killed before its cleanup ran). A failed task saves ``failed.json``.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import json
 import logging
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from minimizer import flow
 from minimizer.errors import MinimizerError
+from minimizer.flow import RunState
+from minimizer.io.staging import held, remove_stale
 from minimizer.io.warehouse import Warehouse, open_warehouse
 from minimizer.keys import KeyRing
-from minimizer.orchestration import phases
 from minimizer.orchestration.environment import Environment, SetupError
-from minimizer.pipeline import Hooks, RunReport, Sources, mark_failed, start_run
+from minimizer.orchestration.staged import RawWriter, StagedSource
+from minimizer.pipeline import RunStatus, Sources, mark_failed, start_run
 from minimizer.policy import Policy, load_policy
 
 __all__ = [
+    "RAW",
     "STEPS",
     "Run",
     "cleanup",
@@ -46,23 +60,23 @@ __all__ = [
     "load",
     "minimise",
     "publish",
-    "retention",
     "run_dir",
 ]
 
 log = logging.getLogger("minimizer.airflow")
 
-# Feature packages that register their hooks in service.FEATURES when imported.
-_FEATURE_MODULES = ("minimizer.guarantees", "minimizer.gate")
-# Reports a run leaves in its staging directory, most advanced first.
-_PROGRESS = ("publish", "retention", "load", "gate", "minimise", "extract")
+# States a run leaves in its staging directory, most advanced first.
+_PROGRESS = ("publish", "load", "gate", "minimise", "extract")
 _FAILED = "failed"
+RAW = "raw"  # holds raw personal data: deleted once minimised, and when the run ends
+MINIMISED = "minimised"
+CHECKED = "checked"
 
 
 @dataclass(frozen=True)
 class Run:
     """One DAG run, as the tasks see it. ``interval`` None means: the whole retention window;
-    ``as_of`` None means: when the extract runs (the report keeps it for the later tasks)."""
+    ``as_of`` None means: when the extract runs (the state keeps it for the later tasks)."""
 
     policy: Path
     run_id: str
@@ -90,13 +104,14 @@ def run_dir(env: Environment, purpose: str, run_id: str) -> Path:
     return env.staging / purpose / safe
 
 
-def _save(report: RunReport, path: Path) -> str:
+def _save(state: RunState, path: Path) -> str:
+    return _write_private(path, state.to_json())
+
+
+def _write_private(path: Path, text: str) -> str:
+    """Written whole or not at all, readable by the owner only."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
-    try:
-        text = report.to_json()
-    except TypeError as exc:  # a feature left working data that cannot cross tasks
-        raise SetupError(f"run report cannot be saved: {exc}") from None
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
@@ -104,44 +119,60 @@ def _save(report: RunReport, path: Path) -> str:
     return str(path)
 
 
-def _policy(run: Run, report: RunReport | None = None) -> Policy:
+def _fresh(directory: Path) -> Path:
+    """An empty owner-only directory: a repeated task never sees a failed attempt's files."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, mode=0o700)
+    return directory
+
+
+def _policy(run: Run, state: RunState | None = None) -> Policy:
     policy = load_policy(run.policy)
-    if report is not None and policy.sha256 != report.policy_sha256:
+    if state is not None and policy.sha256 != state.report.policy_sha256:
         raise SetupError(
-            f"policy {run.policy.name} changed while run {report.run_id} was in progress; "
-            "clear the whole DAG run to start it again"
+            f"policy {run.policy.name} changed while run {state.report.run_id} was in "
+            "progress; clear the whole DAG run to start it again"
         )
     return policy
 
 
-def _hooks(policy: Policy, keyring: KeyRing, warehouse: Warehouse, env: Environment) -> Hooks:
-    from minimizer import service
+def _sources(env: Environment) -> Sources:
+    return Sources(crm=env.crm, events=env.events)
 
-    for name in _FEATURE_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
-    setting = service.RunSetting(policy, keyring, warehouse, env.artifacts, _sources(env))
-    return service.build_hooks(setting)
+
+def _flow(
+    policy: Policy,
+    keyring: KeyRing,
+    warehouse: Warehouse | None,
+    state: RunState,
+    env: Environment,
+    where: Path,
+) -> flow.Run:
+    return flow.Run(policy, keyring, warehouse, state, env.artifacts, where)
 
 
 @contextmanager
 def _step(
-    step: str, run: Run, report_path: str, env: Environment
-) -> Iterator[tuple[Policy, RunReport, Path]]:
-    """Continue a run from a saved report; a data or policy failure is saved as failed.json."""
-    report = RunReport.from_json(Path(report_path).read_text())
-    where = run_dir(env, report.purpose, run.run_id)
-    try:
-        yield _policy(run, report), report, where
-    except MinimizerError as exc:
-        mark_failed(report, exc)
-        _save(report, where / f"{_FAILED}.json")
-        raise
-    log.info("%s done for run %s of %s", step, report.run_id, report.purpose)
+    step: str, run: Run, state_path: str, env: Environment
+) -> Iterator[tuple[Policy, RunState, Path]]:
+    """Continue a run from a saved state, holding its directory; a data or policy failure is
+    saved as failed.json."""
+    state = RunState.from_json(Path(state_path).read_text())
+    where = run_dir(env, state.report.purpose, run.run_id)
+    with held(where):
+        try:
+            yield _policy(run, state), state, where
+        except MinimizerError as exc:
+            mark_failed(state.report, exc)
+            _save(state, where / f"{_FAILED}.json")
+            raise
+    log.info("%s done for run %s of %s", step, state.report.run_id, state.report.purpose)
 
 
-def _sources(env: Environment) -> Sources:
-    return Sources(crm=env.crm, events=env.events)
+def _write_raw(directory: Path, source: str, chunks: Iterable[pd.DataFrame]) -> None:
+    writer = RawWriter(directory, source)
+    for chunk in chunks:
+        writer.write(chunk)
 
 
 def extract(run: Run, env: Environment) -> str:
@@ -149,86 +180,102 @@ def extract(run: Run, env: Environment) -> str:
     policy = _policy(run)
     ring = env.keyring()
     report, _ = start_run(policy, ring, run.as_of)
+    state = RunState(report=report)
     where = run_dir(env, policy.purpose, run.run_id)
-    try:
-        with open_warehouse(env.warehouse, **env.warehouse_options) as wh:
-            hooks = _hooks(policy, ring, wh, env)
-            phases.extract(policy, report, _sources(env), where, interval=run.interval, hooks=hooks)
-    except MinimizerError as exc:
-        mark_failed(report, exc)
-        _save(report, where / f"{_FAILED}.json")
-        raise
-    for name, rep in report.sources.items():
-        log.info("extracted %s: %d rows (%d erased left out)", name, rep.rows_in, rep.excluded)
-    return _save(report, where / "extract.json")
-
-
-def minimise(run: Run, report_path: str, env: Environment) -> str:
-    """Transform the staged raw chunks; the raw chunks go as soon as this has succeeded."""
-    with _step("minimise", run, report_path, env) as (policy, report, where):
-        done = where / "minimise.json"
-        if done.exists() and not (where / phases.RAW).exists():
-            # An attempt that finished but was not marked done: its output stands.
-            log.info("minimise already done for run %s; its raw input is gone", report.run_id)
-            return str(done)
-        ring = env.keyring()
-        with open_warehouse(env.warehouse, **env.warehouse_options) as wh:
-            hooks = _hooks(policy, ring, wh, env)
-            quarantine = env.artifacts / "rejected" / report.run_id
-            phases.minimise(policy, report, ring, where, quarantine=quarantine, hooks=hooks)
+    # Earlier runs of this purpose whose cleanup never ran (a killed worker): one run of a
+    # purpose at a time (max_active_runs=1), so a directory nobody holds is a dead run's.
+    remove_stale(where.parent, pattern="*", spare=where)
+    with held(where):
+        raw = _fresh(where / RAW)
+        try:
+            with open_warehouse(env.warehouse, **env.warehouse_options) as wh:
+                steps = _flow(policy, ring, wh, state, env, where)
+                # A repeated extract quarantines its future-dated rows afresh, not twice.
+                shutil.rmtree(steps.quarantine, ignore_errors=True)
+                suppressed = flow.suppression_set(steps)
+                sources = _sources(env)
+                for name in policy.sources:
+                    handle = flow.open_source_report(steps, sources, name)
+                    chunks = flow.extract(steps, name, handle, suppressed, interval=run.interval)
+                    _write_raw(raw / name, name, chunks)
+        except BaseException as exc:
+            # A half-written extract is raw data nobody will read: remove it now.
+            shutil.rmtree(raw, ignore_errors=True)
+            if isinstance(exc, MinimizerError):
+                mark_failed(report, exc)
+                _save(state, where / f"{_FAILED}.json")
+            raise
         for name, rep in report.sources.items():
+            log.info("extracted %s: %d rows (%d erased left out)", name, rep.rows_in, rep.excluded)
+        return _save(state, where / "extract.json")
+
+
+def minimise(run: Run, state_path: str, env: Environment) -> str:
+    """Transform the staged raw chunks; the raw chunks go as soon as this has succeeded."""
+    with _step("minimise", run, state_path, env) as (policy, state, where):
+        done = where / "minimise.json"
+        if done.exists() and not (where / RAW).exists():
+            # An attempt that finished but was not marked done: its output stands.
+            log.info("minimise already done for run %s; its raw input is gone", run.run_id)
+            return str(done)
+        steps = _flow(policy, env.keyring(), None, state, env, where)
+        crm = flow.canary_index(steps, env.crm)
+        out = _fresh(where / MINIMISED)
+        for name, spec in policy.sources.items():
+            chunks = StagedSource(where / RAW / name, name).chunks(spec.inputs())
+            flow.minimise(steps, name, chunks, flow.observers(steps, name, crm), out)
+        for name, rep in state.report.sources.items():
             log.info("minimised %s: %d rows (%d rejected)", name, rep.rows_out, rep.rejected)
-        saved = _save(report, where / "minimise.json")
-    shutil.rmtree(where / phases.RAW, ignore_errors=True)
+        saved = _save(state, done)
+        shutil.rmtree(where / RAW, ignore_errors=True)
     return saved
 
 
-def gate(run: Run, report_path: str, env: Environment) -> str:
-    """Guarantees, then the leak gate, over the minimised files. Raises: nothing loads."""
-    with _step("gate", run, report_path, env) as (policy, report, where):
-        ring = env.keyring()
+def gate(run: Run, state_path: str, env: Environment) -> str:
+    """The steps over the staged files (guarantees, the leak gate, erasures since the extract,
+    aggregates), on fresh copies of the minimised files. Raises: nothing loads."""
+    with _step("gate", run, state_path, env) as (policy, state, where):
+        checked = _fresh(where / CHECKED)
+        for name, rep in state.report.sources.items():
+            source = where / MINIMISED / f"{name}.parquet"
+            rep.staged = Path(shutil.copy2(source, checked / source.name))
         with open_warehouse(env.warehouse, **env.warehouse_options) as wh:
-            hooks = _hooks(policy, ring, wh, env)
-            phases.check(policy, report, where, hooks=hooks)
-        log.info("%d check(s) passed", len(hooks.checks))
-        return _save(report, where / "gate.json")
+            flow.check(_flow(policy, env.keyring(), wh, state, env, where))
+        return _save(state, where / "gate.json")
 
 
-def load(run: Run, report_path: str, env: Environment) -> str:
-    """One warehouse transaction: the purpose's tables (or the run's range), and the audit row."""
-    with _step("load", run, report_path, env) as (policy, report, where):
+def load(run: Run, state_path: str, env: Environment) -> str:
+    """One warehouse transaction: the purpose's tables (or the run's range), retention and
+    the audit row; the recorded row counts are the tables' counts after it."""
+    with _step("load", run, state_path, env) as (policy, state, where):
         with open_warehouse(env.warehouse, **env.warehouse_options) as wh:
-            phases.load(policy, report, wh, interval=run.interval)
-        for name, rows in report.loaded_rows.items():
+            flow.load(_flow(policy, env.keyring(), wh, state, env, where), run.interval)
+        for name, rows in state.report.loaded_rows.items():
             log.info("loaded %s.%s: %d rows in the table", policy.purpose, name, rows)
-        return _save(report, where / "load.json")
+        return _save(state, where / "load.json")
 
 
-def retention(run: Run, report_path: str, env: Environment) -> str:
-    """Delete rows older than the retention cutoff from every time-bearing table."""
-    with _step("retention", run, report_path, env) as (policy, report, where):
-        with open_warehouse(env.warehouse, **env.warehouse_options) as wh:
-            deleted = phases.enforce_retention(policy, report, wh)
-        log.info("retention cutoff %s: %s", report.retention_cutoff.date(), deleted or "no table")
-        return _save(report, where / "retention.json")
+def publish(run: Run, state_path: str, env: Environment) -> str:
+    """The audit artefacts: the final audit row, the report and the run's record."""
+    from minimizer.audit.retention import keep_from_env
 
-
-def publish(run: Run, report_path: str, env: Environment) -> str:
-    """The audit artefacts: the final audit row, the report and a line in runs.jsonl."""
-    with _step("publish", run, report_path, env) as (policy, report, where):
+    with _step("publish", run, state_path, env) as (policy, state, where):
+        report = state.report
         report.finished_at = datetime.now(UTC)
         published = env.artifacts / "reports" / policy.purpose / f"{report.run_id}.json"
-        _save(report, published)
+        _write_private(published, report.to_json())
         with open_warehouse(env.warehouse, **env.warehouse_options) as wh:
             wh.record_audit({**report.audit_row(), "status": report.status})
-        _record(env.artifacts, report)
-        _save(report, where / "publish.json")
+        flow.record(env.artifacts, report, keep_from_env())
+        _save(state, where / "publish.json")
         log.info("published %s", published)
         return str(published)
 
 
 def cleanup(run: Run, env: Environment, purpose: str) -> dict[str, Any]:
     """However the run ended: record it if it did not publish, then delete its staging."""
+    from minimizer.audit.retention import keep_from_env
+
     where = run_dir(env, purpose, run.run_id)
     recorded = None
     if where.is_dir() and not (where / "publish.json").exists():
@@ -237,11 +284,11 @@ def cleanup(run: Run, env: Environment, purpose: str) -> dict[str, Any]:
             None,
         )
         if last is not None:
-            report = RunReport.from_json(last.read_text())
+            report = RunState.from_json(last.read_text()).report
             if report.status != "failed":
-                report.status, report.error = "failed", "a task failed; see its Airflow log"
+                report.status, report.error = RunStatus.FAILED, "a task failed; see its Airflow log"
                 report.finished_at = datetime.now(UTC)
-            _record(env.artifacts, report)
+            flow.record(env.artifacts, report, keep_from_env())
             recorded = report.status
     if where.is_dir():
         from minimizer.lineage.airflow import emit_staged_run
@@ -258,18 +305,10 @@ def cleanup(run: Run, env: Environment, purpose: str) -> dict[str, Any]:
     return {"removed_files": files, "recorded": recorded}
 
 
-def _record(artifacts: Path, report: RunReport) -> None:
-    # The same line as service's run log: failed runs load nothing, so they are kept here.
-    artifacts.mkdir(parents=True, exist_ok=True)
-    with (artifacts / "runs.jsonl").open("a") as fh:
-        fh.write(json.dumps(report.audit_row(), sort_keys=True, default=str) + "\n")
-
-
-# The tasks that continue a run from the report of the task before them, in order.
+# The tasks that continue a run from the state of the task before them, in order.
 STEPS = {
     "minimise": minimise,
     "gate": gate,
     "load": load,
-    "retention": retention,
     "publish": publish,
 }

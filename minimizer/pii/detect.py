@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from minimizer.pii import national_ids, patterns, phones, validators
+from minimizer.pii import addresses, national_ids, patterns, phones, validators
 from minimizer.pii.hints import re2_hint
 from minimizer.pii.normalisation import normalise
 from minimizer.pii.registry import (
@@ -50,7 +50,9 @@ DEFAULT_MAX_DECIMALS = 3
 _AMOUNT_DECIMALS = 2
 
 
-@detector("email", patterns.EMAIL, None, tag="[EMAIL]")
+# the hand-written hint: RE2's DFA for the hint derived from the whole pattern (three forms,
+# Unicode classes) is many times slower than this superset ("@", a bracketed or spelled "at")
+@detector("email", patterns.EMAIL, patterns.EMAIL_HINT, tag="[EMAIL]")
 def email(spans: pd.Series) -> Mask:
     """No checksum exists for an address: the pattern is the whole test."""
     return accept_all(spans)
@@ -73,7 +75,14 @@ def card(spans: pd.Series) -> Mask:
 
 @detector("device_id", patterns.ADVERTISING_ID, None, tag="[DEVICE]")
 def device_id(spans: pd.Series) -> Mask:
-    """IDFA/GAID and other device UUIDs: the shape is the test (no checksum exists)."""
+    """IDFA/GAID and other device UUIDs: the shape is the test (no checksum exists).
+
+    Any UUID, not only version 4 (the red team asked): GAIDs of older Android builds and
+    vendor device ids are version 1 (``38400000-8cf0-11bd-…``), and a value cannot show
+    whether a random UUID in a "token" column names a device, a session or a person. Each is
+    a persistent id that singles one subject out (recital 30 GDPR); a purpose publishes it
+    pseudonymised (``mzp1_`` tokens are not UUID-shaped) or states an exception.
+    """
     return accept_all(spans)
 
 
@@ -89,7 +98,8 @@ def ipv6(spans: pd.Series) -> Mask:
 
 @detector("ipv4", patterns.IPV4, None, tag="[IP]")
 def ipv4(spans: pd.Series) -> Mask:
-    """The pattern only accepts octets 0-255 without leading zeros, as `ipaddress` does."""
+    """The pattern only accepts octets 0-255 without leading zeros, as `ipaddress` does, or
+    zero-padded to three digits ("192.168.001.001", as logs print them)."""
     return accept_all(spans)
 
 
@@ -121,14 +131,15 @@ register_any_of(
     national_ids.NATIONAL_ID_FORMS,
     # not masked by "card": a NIR or BSN that also passes Luhn is still a national id
     masks=("iban",),
+    union_prefilter=False,
 )
 register_any_of("vat_id", "[VAT]", national_ids.VAT_FORMS, masks=("iban",))
 
 
-@detector("street_address", patterns.ADDRESS, patterns.ADDRESS_HINT, tag="[ADDRESS]")
-def street_address(spans: pd.Series) -> Mask:
-    """Street and number in German, Dutch, English or French forms; no register to check."""
-    return accept_all(spans)
+# street and number in German, Dutch, English or French forms, postcode lines, and bare
+# "place + number" values (minimizer.pii.addresses); not masked by "iban" or "card": the
+# forms need a capitalised word or a postcode's letters, which neither has
+register_any_of("street_address", "[ADDRESS]", addresses.ADDRESS_FORMS)
 
 
 def precise_coordinates(values: pd.Series, max_decimals: int = DEFAULT_MAX_DECIMALS) -> pd.Series:
@@ -194,7 +205,7 @@ def unexpected_positions(values: pd.Series, kind: str, limit: int = 20) -> list[
         raise ValueError("limit must be >= 0")
     (name,) = resolve([kind])
     mask = DETECTORS[name](values).to_numpy()
-    return np.flatnonzero(mask)[:limit].tolist()
+    return [int(i) for i in np.flatnonzero(mask)[:limit]]
 
 
 class _CallableModule(types.ModuleType):

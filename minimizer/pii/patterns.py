@@ -73,12 +73,23 @@ _LOCAL = r"(?<![\w.%+-])[\w.%+-]+"
 _LABEL = r"[^\W_][\w-]*"
 _TLD = r"[^\W\d_]{2,}"
 _OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
-_AT = rf"(?:@|[ ]?{_OPEN}[ ]?(?i:at|@|ät|arobase)[ ]?{_CLOSE}[ ]?)"
+# "max @ web.de": one space either side of a plain "@" is still an address
+_AT = rf"(?:[ ]?@[ ]?|[ ]?{_OPEN}[ ]?(?i:at|@|ät|arobase)[ ]?{_CLOSE}[ ]?)"
 _DOT = rf"(?:\.|[ ]?{_OPEN}[ ]?(?i:dot|punkt|point|\.)[ ]?{_CLOSE}[ ]?)"
 _SPELLED = r"[ ](?i:dot|punkt|point)[ ]"
+# Letters spaced out to dodge a harvester: "m a x @ w e b . d e" (one character, one space;
+# at most 64 characters a part, so a run of spaced letters is scanned in bounded time).
+_SPACED_CHAR = r"[\w.+-]"
+_SPACED_LABEL = r"[^\W_](?:[ ][\w-]){0,62}"
+_SPACED = (
+    rf"(?<![\w.%+-]){_SPACED_CHAR}(?:[ ]{_SPACED_CHAR}){{1,63}}[ ]@[ ]"
+    rf"{_SPACED_LABEL}(?:[ ]\.[ ]{_SPACED_LABEL}){{0,4}}[ ]\.[ ][^\W\d_](?:[ ][^\W\d_]){{1,23}}"
+    r"(?![\w-])(?![ ][\w-](?![\w-]))"  # the spaced run ends here (a word may follow)
+)
 EMAIL = _whole(
     rf"{_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}{_TLD}(?![\w-])"
     rf"|{_LOCAL}[ ](?i:at)[ ]{_LABEL}(?:{_SPELLED}{_LABEL})*{_SPELLED}{_TLD}(?![\w-])"
+    rf"|{_SPACED}"
 )
 EMAIL_HINT = r"@|[(\[{<] ?(?i:at|ät|arobase) ?[)\]}>]|(?i: at \S+ (?:dot|punkt|point) )"
 
@@ -108,9 +119,12 @@ IBAN_HINT = r"[A-Za-z]{2}[ .-]{0,2}[0-9][ .-]{0,2}[0-9]"
 # ISO 9362: bank (4 letters), country (2), location (2), optional branch (3). All capitals as
 # printed. An 8-letter word ("BUSINESS") has the same shape, so the validator wants a digit, a
 # branch, a label ("BIC", "SWIFT") in front, or the bank directory to know it.
+# After a label the code may be in any case ("bic: cobadeffxxx"); alone it must be capitals.
+_BIC_CODE = r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?"
 BIC = _whole(
-    r"(?:(?i:BIC|SWIFT|SWIFT-Code|SWIFT code|BIC-Code)[ ]?[:.]?[ ]?)?"
-    r"(?<![A-Za-z0-9])[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?(?![A-Za-z0-9])"
+    r"(?:(?i:BIC|SWIFT|SWIFT-Code|SWIFT code|BIC-Code)[ ]?[:.]?[ ]?"
+    rf"(?<![A-Za-z0-9])(?i:{_BIC_CODE})"
+    rf"|(?<![A-Za-z0-9]){_BIC_CODE})(?![A-Za-z0-9])"
 )
 BIC_HINT = r"[A-Z]{6}[A-Z0-9]{2}"
 
@@ -128,8 +142,9 @@ CARD_HINT = r"[0-9]{4}"
 
 
 # --- IP addresses ---------------------------------------------------------------------------
-# No leading zeros, as in `ipaddress` ("01.2.3.4" is not an address there).
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+# No leading zeros, as in `ipaddress` ("01.2.3.4" is not an address there), except an octet
+# zero-padded to three digits: logs and exports print "192.168.001.001", the same address.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]|0[0-9]{2})"
 IPV4 = _whole(rf"(?<![A-Za-z0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9]|\.[0-9])")
 IPV4_HINT = r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]"
 
@@ -197,6 +212,12 @@ _STREET_FORMS = (
     r"(?<![\w-])(?:Am|Im|Zum|Zur|Beim|Alt|Alte|Alter|Altes|Obere|Untere|Oberer|Unterer"
     r"|(?:An|In|Auf|Unter|Hinter|Vor|Über|Bei)[ ](?i:der|den|dem))"
     rf"[ ](?:{_CAP}[\w'.-]{{0,40}}[ ]){{0,2}}{_CAP}[\w'.-]{{0,40}}[ ]{_HOUSE_DE}",
+    # German type first, then an article: Platz der Republik 1, Straße des 17. Juni 135,
+    # Allee der Kosmonauten 28, Weg am Hang 3
+    r"(?<![\w-])(?:Platz|Straße|Strasse|Allee|Weg|Ring|Markt|Ufer|Damm|Brücke|Promenade"
+    r"|Chaussee|Gasse|Pfad|Steig|Hof)[ ](?:der|des|den|dem|am|an[ ]der|an[ ]den|im|zum|zur"
+    r"|vom|vor[ ]dem|hinter[ ]dem|unter[ ]den|auf[ ]der|bei[ ]der)[ ]"
+    rf"(?:(?:{_CAP}[\w'.-]{{0,40}}|[0-9]{{1,2}}\.)[ ]){{0,3}}{_CAP}[\w'.-]{{0,40}}[ ]{_HOUSE_DE}",
     # Dutch article streets: De Lindeboom 105, De Zwarte Ruiter 193
     rf"(?<![\w-])(?:De|Het)[ ](?:{_CAP}[\w'.-]{{0,40}}[ ]){{0,2}}{_CAP}[a-zà-ÿ'-]{{1,40}}[ ]{_HOUSE_DE}",
     # type first: Via Franscini 54, Piazza Indipendenza 112, Avenue d'Ouchy 5, Laan van Zuid 3
@@ -272,15 +293,23 @@ def coordinates(max_decimals: int) -> re.Pattern[str]:
     - degrees, minutes, seconds: ``52°31'12"N 13°24'18"E`` (a whole second is ~30 m, finer
       than 3 decimals, so DMS with seconds counts while ``max_decimals`` is below 4; decimal
       seconds always count).
+    - degrees and decimal minutes: ``N 52° 31.2' E 13° 24.3'`` (see ``dm_minutes``).
     """
     fine = max_decimals + 1
     dms_seconds = r"[0-9]{1,2}(?:[.,][0-9]+)?" if max_decimals < 4 else r"[0-9]{1,2}[.,][0-9]+"
+    # degrees and decimal minutes, as GPS receivers and geocaching print them: a tenth of a
+    # minute is ~185 m, within a factor of two of the 3-decimal floor (~110 m), and a pair
+    # written with hemispheres is a position someone took; each further decimal is ten times
+    # finer, so the minutes need max_decimals - 2 decimals (at least one)
+    dm_minutes = rf"[0-9]{{1,2}}[.,][0-9]{{{max(1, max_decimals - 2)},}}"
     return _whole(
         rf"(?<![A-Za-z0-9.,])-?[0-9]{{1,3}}\.[0-9]{{{fine},}}(?![0-9]|\.[0-9])"
         rf"|(?<![A-Za-z0-9.,])-?[0-9]{{1,2}},[0-9]{{{fine},}}(?:[ ]*[;/][ ]*|[ ]+)"
         rf"-?[0-9]{{1,3}},[0-9]{{{fine},}}(?![0-9]|,[0-9])"
         rf"|(?<![0-9])[0-9]{{1,3}}[ ]?°[ ]?[0-9]{{1,2}}[ ]?'[ ]?{dms_seconds}[ ]?(?:\"|'')"
         r"(?:[ ]?[NSEWO](?![A-Za-z]))?"
+        rf"|(?<![A-Za-z0-9])(?:[NSEWO][ ]?)?(?<![0-9])[0-9]{{1,3}}[ ]?°[ ]?{dm_minutes}[ ]?'"
+        r"(?![ ]?[0-9])(?:[ ]?[NSEWO](?![A-Za-z]))?"
     )
 
 

@@ -2,7 +2,7 @@
 
 The pattern accepts what people type: ``Tel.030 12345678``, ``030 - 12 34 56 78``,
 ``0171.2345678``, ``+43 1 5880``, ``+41 44 668 18 00``, ``06 12 34 56 78``, ``020 7946 0958``,
-``(212) 555-0100``, ``+49 (0)30 1234567``, ``0049 30 123456``. One separator (space, dash,
+``(212) 555-0100``, ``+49 (0)30 1234567``, ``0049 30 123456``, ``0 30 / 12 34 56 78``. One separator (space, dash,
 dot, slash, or a spaced dash) may stand between any two digits.
 
 The validator runs ``phonenumbers`` once per *distinct* candidate span (never per row):
@@ -42,6 +42,9 @@ _FORMS = (
     rf"(?:\+|00)[ ]?[1-9](?:{_SEP}?{_UNIT}){{3,16}}",
     # national, trunk prefix 0: 030 12345678, (030) 1234567, 0171.2345678, 06 12 34 56 78
     rf"{_NOT_DATE}(?:\(0[1-9][0-9]{{0,4}}\)|0[1-9])(?:{_SEP}?{_UNIT}){{4,13}}",
+    # the old DIN 5008 grouping, trunk 0 set apart and a slash after the area code:
+    # 0 30 / 12 34 56 78 (the slash is required: "0 5 10 15 20" is a list, not a number)
+    rf"0[ ][1-9][0-9]{{1,4}}[ ]?/[ ]?[0-9](?:{_SEP}?{_UNIT}){{3,12}}",
     # North American, separated: (212) 555-0100, 212-555-0100, 212.555.0100, 1-212-555-0100
     r"(?:1[ .-])?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}",
     # North American, bare: 9588683449 (must be a valid US/CA number, see is_phone)
@@ -117,4 +120,4 @@ def phone(spans: pd.Series) -> Mask:
         return np.zeros(0, dtype=bool)
     codes, uniques = pd.factorize(spans)
     verdict = np.fromiter((is_phone(s) for s in uniques), dtype=bool, count=len(uniques))
-    return verdict[codes]
+    return np.asarray(verdict[codes], dtype=bool)

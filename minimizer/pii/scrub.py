@@ -29,6 +29,27 @@ __all__ = ["NAME_TAG", "PII_TAG", "scrub_text"]
 
 NAME_TAG = "[NAME]"
 PII_TAG = "[PII]"
+# a full name glued into one word ("kunde:annaberg", "annaberg85") is looked for inside words
+# too; shorter glued names ("liwu") would hit inside ordinary words
+_MIN_GLUED = 6
+
+
+def _is_name(own: pd.Series) -> bool:
+    return "name" in str(own.name).lower()
+
+
+def _glued(own_values: Sequence[pd.Series]) -> Iterator[pd.Series]:
+    """The first two name columns glued, both ways, without spaces or hyphens."""
+    names = [own for own in own_values if _is_name(own)][:2]
+    if len(names) < 2:
+        return
+    # object dtype: Python's str methods (a lone surrogate must not crash); non-strings -> NaN
+    a, b = (
+        pd.Series(n.to_numpy(dtype=object), dtype=object).str.replace(r"[\s'’.-]+", "", regex=True)
+        for n in names
+    )
+    for glued in (a + b, b + a):
+        yield glued.where(glued.str.len() >= _MIN_GLUED)
 
 
 def _needles(own: pd.Series) -> Iterator[tuple[pd.Series, str]]:
@@ -40,7 +61,7 @@ def _needles(own: pd.Series) -> Iterator[tuple[pd.Series, str]]:
     values[found] = np.char.strip(raw[found].astype(str)).astype(object)
     strings = pd.Series(values, dtype=object)
     present = strings.notna()
-    is_name = "name" in str(own.name).lower()
+    is_name = _is_name(own)
     tag = NAME_TAG if is_name else PII_TAG
     yield strings, tag
     if is_name:  # "Anna Maria Schmidt" also hides a lone "Schmidt" in the text
@@ -93,12 +114,22 @@ def scrub_text(
                 count=len(own),
             )
         for needles, tag in _needles(own):
-            usable = present & needles.notna().to_numpy() & (needles.str.len() >= 2).to_numpy()
-            at = np.flatnonzero(usable)
-            if at.size:
-                rows[at] = replace_own_values(rows[at], needles.to_numpy(dtype=object)[at], tag)
+            _replace_own(rows, present, needles, tag, bounded=True)
+    for needles in _glued(own_values):
+        _replace_own(rows, present, needles, NAME_TAG, bounded=False)
 
     out = text.to_numpy(dtype=object, copy=True)
     out[present] = rows[present]
     dtype = text.dtype if isinstance(text.dtype, pd.StringDtype) else object
     return pd.Series(out, index=text.index, name=text.name, dtype=dtype)
+
+
+def _replace_own(
+    rows: np.ndarray, present: np.ndarray, needles: pd.Series, tag: str, bounded: bool
+) -> None:
+    """``rows`` (in place) with each row's needle, in its variants, replaced by ``tag``."""
+    usable = present & needles.notna().to_numpy() & (needles.str.len() >= 2).to_numpy()
+    at = np.flatnonzero(usable)
+    if at.size:
+        values = needles.to_numpy(dtype=object)[at]
+        rows[at] = replace_own_values(rows[at], values, tag, bounded)

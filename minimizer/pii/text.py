@@ -127,5 +127,7 @@ def hint_mask(texts: pd.Series, hint: str) -> Mask:
         return np.ones(len(texts), dtype=bool)
     array = to_arrow(texts)
     if array is None:
-        return texts.str.contains(hint, regex=True).to_numpy(dtype=bool)
-    return pc.match_substring_regex(array, hint).to_numpy(zero_copy_only=False)
+        return np.asarray(texts.str.contains(hint, regex=True), dtype=bool)
+    return np.asarray(
+        pc.match_substring_regex(array, hint).to_numpy(zero_copy_only=False), dtype=bool
+    )

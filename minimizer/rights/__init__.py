@@ -12,7 +12,8 @@ transform does not pull in the warehouse code):
 * :mod:`~minimizer.rights.rekey`: move a warehouse to the current key version; retire old ones.
 * :mod:`~minimizer.rights.keystore`, :mod:`~minimizer.rights.sealed`: per-subject data keys
   kept apart from the warehouse, and the ciphertext format of the ``encrypt`` transform.
-* :mod:`~minimizer.rights.sql`: the audit tables and SQL of this package, per target.
+* :mod:`~minimizer.rights.sql`: the definitions of this package's two audit tables (the SQL
+  itself is the warehouse's).
 * :mod:`~minimizer.rights.cli`: ``minimizer erase``, ``reveal``, ``keys rekey|retire``.
 
 See docs/data-subject-rights.md.

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from minimizer.io.warehouse import AUDIT_SCHEMA, AUDIT_TABLE, Dialect, Execute, audit_ddl, qualified
+from minimizer.io.warehouse import AUDIT_SCHEMA, Transaction
 from minimizer.policy import Policy
 from minimizer.rights.registry import Registry, read_registry
-from minimizer.rights.sql import TEXT_TYPES, lock_sql, rights_ddl, text_columns_sql
+from minimizer.rights.sql import RIGHTS_TABLES
 
 __all__ = ["Catalogue", "open_catalogue"]
 
@@ -40,28 +40,20 @@ class Catalogue:
         return [t for t in self.tables if t not in self.named]
 
 
-def open_catalogue(execute: Execute, dialect: Dialect, policies: list[Policy]) -> Catalogue:
+def open_catalogue(tx: Transaction, policies: list[Policy]) -> Catalogue:
     """Take the purpose locks, make sure the audit tables exist, and read the catalogue."""
-    lock = lock_sql(dialect)
-    if lock is not None:
-        # The audit lock first: erasures and re-keys run one at a time, and the audit DDL
-        # cannot race a load's. Then the purposes' locks, which loads take.
-        execute(lock, [AUDIT_SCHEMA])
-    for sql in [*audit_ddl(dialect), *rights_ddl(dialect)]:
-        execute(sql, ())
-    runs = qualified(AUDIT_SCHEMA, AUDIT_TABLE, dialect)
-    purposes = {p.purpose for p in policies}
-    purposes |= {str(r[0]) for r in execute(f"SELECT DISTINCT purpose FROM {runs}", ())}
-    registry = read_registry(execute, dialect)
+    # The audit lock first: erasures and re-keys run one at a time, and the audit DDL cannot
+    # race a load's. Then the purposes' locks, which loads take.
+    tx.lock(AUDIT_SCHEMA)
+    tx.ensure_tables(*RIGHTS_TABLES)
+    purposes = {p.purpose for p in policies} | tx.audit_purposes()
+    registry = read_registry(tx)
     purposes |= registry.purposes
-    if lock is not None:
-        for name in sorted(purposes):
-            execute(lock, [name])
-    texts = TEXT_TYPES[dialect.name]
+    for name in sorted(purposes):
+        tx.lock(name)
     tables: dict[tuple[str, str], list[tuple[str, bool]]] = {}
-    for schema, table, column, kind in execute(text_columns_sql(dialect), [AUDIT_SCHEMA]):
-        if str(schema) in purposes:
-            slot = tables.setdefault((str(schema), str(table)), [])
-            slot.append((str(column), str(kind).lower() in texts))
+    for schema, table, column, text in tx.columns(outside=AUDIT_SCHEMA):
+        if schema in purposes:
+            tables.setdefault((schema, table), []).append((column, text))
     named = frozenset((p.purpose, s) for p in policies for s in p.sources) | registry.tables
     return Catalogue(tables, named, registry)

@@ -63,7 +63,7 @@ def erase(
     from minimizer.keys import load_keyring
     from minimizer.rights.erasure import ErasureRequest, erase_subjects
     from minimizer.rights.requests import read_id_file
-    from minimizer.rights.targets import load_policies
+    from minimizer.rights.targets import aggregate_tables, load_policies
 
     if not subject_id and file is None:
         raise MinimizerError("give --subject-id ID (repeatable) or --file ids.csv")
@@ -91,6 +91,9 @@ def erase(
     for name, n in report.deleted().items():
         table.add_row(name, f"{n:,}", style=None if n else "dim")
     out.print(table)
+    for name, why in aggregate_tables(policies).items():  # no subject there: say so
+        if name in report.deleted():
+            out.print(f"  {name}: {why}", highlight=False)
     total = sum(report.deleted().values())
     out.print(
         f"erased {report.erased} subject(s): {total:,} row(s) from "

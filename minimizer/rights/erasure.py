@@ -33,17 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from minimizer.io.warehouse import (
-    DIALECTS,
-    Dialect,
-    Execute,
-    Warehouse,
-    audit_params,
-    audit_upsert_sql,
-    count_sql,
-    ident,
-    qualified,
-)
+from minimizer.io.warehouse import Transaction, Warehouse
 from minimizer.keys import KeyRing
 from minimizer.policy import Policy
 from minimizer.rights.catalogue import Catalogue, open_catalogue
@@ -53,12 +43,7 @@ from minimizer.rights.keystore import SubjectKeyStore
 from minimizer.rights.reenforce import reenforce
 from minimizer.rights.registry import table_entries
 from minimizer.rights.sealed import KEY_ID_CHARS, key_id_prefix
-from minimizer.rights.sql import (
-    count_matches_sql,
-    delete_matches_sql,
-    insert_erasures_sql,
-    insert_suppressed_sql,
-)
+from minimizer.rights.sql import ERASURES_TABLE, SUPPRESSED_TABLE
 from minimizer.rights.targets import SubjectColumn, subject_columns
 from minimizer.transforms.pseudonymise import period_label, token_for, tokens
 
@@ -190,16 +175,12 @@ def _moment(value: object) -> pd.Timestamp | None:
 _LONGEST_RETENTION = pd.Timedelta(days=3650)  # when neither registry nor policy says
 
 
-def _periods(
-    execute: Execute, dialect: Dialect, col: SubjectColumn, policy: Policy | None
-) -> tuple[str, ...]:
+def _periods(tx: Transaction, col: SubjectColumn, policy: Policy | None) -> tuple[str, ...]:
     """The periods a rotating token column can hold: the span of the published time column
     (widened by the coarsest truncation, a quarter), else the retention window until now."""
     low = high = None
     if col.time_output:
-        c = ident(col.time_output, dialect)
-        table = qualified(col.schema, col.table, dialect)
-        low, high = (_moment(v) for v in execute(f"SELECT min({c}), max({c}) FROM {table}", ())[0])
+        low, high = (_moment(v) for v in tx.min_max(col.schema, col.table, col.time_output))
     if low is None or high is None:
         high = pd.Timestamp.now(tz="UTC")
         if col.retention_days is not None:
@@ -210,6 +191,8 @@ def _periods(
             retention = _LONGEST_RETENTION
         low = high - retention - pd.Timedelta(days=7)
     days = pd.date_range(low.floor("D") - pd.Timedelta(days=1), high + pd.Timedelta(days=93))
+    if col.rotate == "12h":  # two periods a day: 00:00 and 12:00 UTC
+        days = days.union(days + pd.Timedelta(hours=12))
     return tuple(sorted({period_label(day, col.rotate) for day in days}))
 
 
@@ -236,8 +219,7 @@ def _guarantees(
 
 
 def _reenforce(
-    execute: Execute,
-    dialect: Dialect,
+    tx: Transaction,
     catalogue: Catalogue,
     policies: list[Policy],
     rows: list[dict[str, int]],
@@ -249,15 +231,14 @@ def _reenforce(
         schema, table = name.split(".", 1)
         specs = _guarantees(policies, catalogue, schema, table)
         if specs:
-            figures = reenforce(execute, dialect, catalogue, schema, table, specs)
+            figures = reenforce(tx, catalogue, schema, table, specs)
             if figures:
                 done[name] = figures
     return done
 
 
 def _searches(
-    execute: Execute,
-    dialect: Dialect,
+    tx: Transaction,
     catalogue: Catalogue,
     policies: list[Policy],
     keyring: KeyRing,
@@ -280,7 +261,7 @@ def _searches(
         if col.kind == "token":
             periods: tuple[str, ...] = ()
             if col.rotate != "never":
-                periods = _periods(execute, dialect, col, by_purpose.get(col.schema))
+                periods = _periods(tx, col, by_purpose.get(col.schema))
             values = token_map(col.schema, periods)
             found.append(_Search(col.schema, col.table, col.column, values))
         elif sealed.get(col.schema):
@@ -295,23 +276,18 @@ def _searches(
     return found
 
 
-def _delete(
-    execute: Execute, dialect_name: str, search: _Search, rows: list[dict[str, int]]
-) -> None:
+def _delete(tx: Transaction, search: _Search, rows: list[dict[str, int]]) -> None:
     """Count the matches per subject, then delete them. Counting first keeps the audit exact:
     the transaction holds the purpose lock, so no load interleaves."""
-    dialect = DIALECTS[dialect_name]
-    values = list(search.values)
-    args = (search.schema, search.table, search.column, dialect, search.prefix)
-    matches = execute(count_matches_sql(*args), [values])
+    args = (search.schema, search.table, search.column, list(search.values), search.prefix)
+    matches = tx.count_matches(*args)
     if not matches:
         return
     name = f"{search.schema}.{search.table}"
-    counted: list[tuple[Any, ...]] = matches
-    for value, n in counted:
-        slot = rows[search.values[str(value)]]
-        slot[name] = slot.get(name, 0) + int(n)
-    execute(delete_matches_sql(*args), [values])
+    for value, n in matches:
+        slot = rows[search.values[value]]
+        slot[name] = slot.get(name, 0) + n
+    tx.delete_matches(*args)
 
 
 def _erasure_ids(keyring: KeyRing, requests: list[ErasureRequest]) -> list[str]:
@@ -357,12 +333,11 @@ def erase_subjects(
     kids = keystore.subject_key_ids(keyring, ids) if keystore is not None else {}
     sealed = {p: {key_id_prefix(k): i for i, k in enumerate(ks)} for p, ks in kids.items()}
     rows: list[dict[str, int]] = [{} for _ in ids]
-    dialect = DIALECTS[warehouse.kind]
-    with warehouse.atomic() as execute:
-        catalogue = open_catalogue(execute, dialect, policies)
-        for search in _searches(execute, dialect, catalogue, policies, keyring, ids, sealed):
-            _delete(execute, dialect.name, search, rows)
-        suppressed = _reenforce(execute, dialect, catalogue, policies, rows)
+    with warehouse.atomic() as tx:
+        catalogue = open_catalogue(tx, policies)
+        for search in _searches(tx, catalogue, policies, keyring, ids, sealed):
+            _delete(tx, search, rows)
+        suppressed = _reenforce(tx, catalogue, policies, rows)
         present = keystore.existing([k for ks in kids.values() for k in ks]) if keystore else set()
         for i, subject in enumerate(subjects):
             subject.rows = rows[i]
@@ -375,8 +350,8 @@ def erase_subjects(
                 reason="subject_not_found",
                 count=missing,
             )
-        _record(execute, dialect.name, keyring, ids, subjects, done, origin)
-        _record_purposes(execute, dialect, catalogue, policies, keyring, subjects, suppressed)
+        _record(tx, keyring, ids, subjects, done, origin)
+        _record_purposes(tx, catalogue, policies, keyring, subjects, suppressed)
         if keystore is not None and kids:
             keystore.destroy(kids)  # last: its failure rolls the warehouse back
     tables = sorted({f"{s}.{t}" for s, t in catalogue.tables})
@@ -384,8 +359,7 @@ def erase_subjects(
 
 
 def _record_purposes(
-    execute: Execute,
-    dialect: Dialect,
+    tx: Transaction,
     catalogue: Catalogue,
     policies: list[Policy],
     keyring: KeyRing,
@@ -405,7 +379,7 @@ def _record_purposes(
     now = datetime.now(UTC)
     for purpose in purposes:
         tables = sorted(t for s, t in catalogue.tables if s == purpose)
-        counts = {t: int(execute(count_sql(purpose, t, dialect), ())[0][0]) for t in tables}  # type: ignore[call-overload]
+        counts = {t: tx.count(purpose, t) for t in tables}
 
         def mine(figures: dict[str, Any], purpose: str = purpose) -> dict[str, Any]:
             return {
@@ -433,22 +407,20 @@ def _record_purposes(
                 }
             },
         }
-        execute(audit_upsert_sql(dialect), audit_params(row))
+        tx.record_audit(row)
 
 
 def _record(
-    execute: Execute,
-    dialect_name: str,
+    tx: Transaction,
     keyring: KeyRing,
     ids: list[str],
     subjects: list[SubjectErasure],
     done: datetime,
     origin: str,
 ) -> None:
-    dialect = DIALECTS[dialect_name]
     n = len(subjects)
-    execute(
-        insert_erasures_sql(dialect),
+    tx.insert(
+        ERASURES_TABLE,
         [
             [s.erasure_id for s in subjects],
             [s.digest for s in subjects],
@@ -463,8 +435,8 @@ def _record(
     # One digest per live version: the list still matches after a rotation, until re-keying
     # adds the new version's digests and the old version is retired.
     for version in keyring.live_versions:
-        execute(
-            insert_suppressed_sql(dialect),
+        tx.insert(
+            SUPPRESSED_TABLE,
             [
                 subject_digests(keyring, ids, version),
                 [str(version)] * n,

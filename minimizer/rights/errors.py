@@ -1,9 +1,9 @@
-"""Errors of the data-subject-rights features, all under :class:`MinimizerError`::
+"""Errors of the data-subject-rights features, in the one tree of :mod:`minimizer.errors`::
 
     MinimizerError
     ├── RequestFileError     an erasure request file is malformed (file and line, never the id)
-    ├── SubjectKeyError      a sealed value cannot be revealed or sealed: reason code, counts
     └── DataError
+        ├── SubjectKeyError  a sealed value cannot be revealed or sealed: reason code, counts
         ├── ErasureError     an erasure cannot be completed as asked; nothing was erased
         └── RekeyError       tokens of an old key version cannot be re-keyed; nothing changed
 
@@ -12,10 +12,11 @@ Subject ids are personal data: no message ever quotes one, only counts, files an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from minimizer.errors import DataError, MinimizerError
+from minimizer.errors import DataError, MinimizerError, Reason
 
 __all__ = ["ErasureError", "RekeyError", "RequestFileError", "RequestProblem", "SubjectKeyError"]
 
@@ -33,8 +34,6 @@ class RequestProblem:
 class RequestFileError(MinimizerError):
     """Every problem of one or more request files, collected; nothing is erased."""
 
-    exit_code = 2
-
     def __init__(self, problems: Sequence[RequestProblem]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
@@ -44,25 +43,42 @@ class RequestFileError(MinimizerError):
         )
 
 
-class SubjectKeyError(MinimizerError):
-    """A subject data key is destroyed, unknown or does not open the value."""
+class SubjectKeyError(DataError):
+    """A subject data key is destroyed, unknown or does not open the value.
 
-    exit_code = 2
+    The reason is required; positions (of the values asked about, never the values) are shown
+    up to ten.
+    """
 
-    def __init__(self, message: str, *, reason: str, count: int = 1, positions: Sequence[int] = ()):
-        self.reason = reason
-        self.count = count
-        self.positions = list(positions)
-        where = f", positions={self.positions[:10]}" if self.positions else ""
-        super().__init__(f"{message} [reason={reason}, count={count}{where}]")
+    _SHOWN = 10
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Reason | str,
+        count: int = 1,
+        positions: Iterable[int] = (),
+        **context: Any,
+    ) -> None:
+        super().__init__(message, reason=reason, count=count, positions=positions, **context)
+
+    def __str__(self) -> str:
+        where = f", positions={self.positions[: self._SHOWN]}" if self.positions else ""
+        return f"{self.message} [reason={self.reason}, count={self.count}{where}]"
 
 
-@dataclass(eq=False)
 class ErasureError(DataError):
-    reason: str = "erasure"
+    default_reason = Reason.ERASURE
 
 
-@dataclass(eq=False)
 class RekeyError(DataError):
-    reason: str = "rekey"
-    details: dict[str, int] = field(default_factory=dict)
+    """``details`` maps each table still holding old tokens to its row count."""
+
+    default_reason = Reason.REKEY
+
+    def __init__(
+        self, message: str, *, details: Mapping[str, int] | None = None, **context: Any
+    ) -> None:
+        self.details: dict[str, int] = dict(details or {})
+        super().__init__(message, **context)

@@ -23,24 +23,24 @@ import pandas as pd
 
 from minimizer.guarantees.kanon import verify_classes
 from minimizer.hierarchy import TOP
-from minimizer.io.warehouse import Dialect, Execute, ident, literal, qualified
+from minimizer.io.warehouse import Transaction
 from minimizer.rights.catalogue import Catalogue
 from minimizer.rights.registry import K_ANONYMITY, LOCATION
 
 __all__ = ["reenforce"]
 
 
-def _class_key(columns: Sequence[str], dialect: Dialect) -> str:
+def _class_key(columns: Sequence[str], tx: Transaction) -> str:
     """One text per class: the columns as text, NULL kept apart from every value."""
-    parts = [f"coalesce(CAST({ident(c, dialect)} AS TEXT), chr(30))" for c in columns]
+    parts = [f"coalesce(CAST({tx.quote(c)} AS TEXT), chr(30))" for c in columns]
     return f"concat_ws(chr(31), {', '.join(parts)})"
 
 
-def _people(subject: str | None, dialect: Dialect) -> str:
+def _people(subject: str | None, tx: Transaction) -> str:
     """Distinct subjects of a group (a missing subject is one person), else its rows."""
     if subject is None:
         return "count(*)"
-    s = ident(subject, dialect)
+    s = tx.quote(subject)
     return f"(count(DISTINCT {s}) + max(CASE WHEN {s} IS NULL THEN 1 ELSE 0 END))"
 
 
@@ -49,8 +49,7 @@ def _count(rows: list[tuple[Any, ...]]) -> int:
 
 
 def _k_anonymity(
-    execute: Execute,
-    dialect: Dialect,
+    tx: Transaction,
     catalogue: Catalogue,
     schema: str,
     table: str,
@@ -65,40 +64,37 @@ def _k_anonymity(
     subject = str(subject) if subject and catalogue.has(schema, table, str(subject)) else None
     sensitive = [str(c) for c in spec.get("sensitive") or [] if catalogue.has(schema, table, c)]
     text = {q: catalogue.is_text(schema, table, q) for q in qis}
-    name = qualified(schema, table, dialect)
+    name = tx.name(schema, table)
     # A suppressed row: every quasi-identifier masked. A NULL in a text column is a value
     # (its own class), never "suppressed": coalesce keeps the predicate two-valued.
     hidden = " AND ".join(
-        f"coalesce({ident(q, dialect)} = {literal(TOP)}, FALSE)"
+        f"coalesce({tx.quote(q)} = {tx.literal(TOP)}, FALSE)"
         if text[q]
-        else f"{ident(q, dialect)} IS NULL"
+        else f"{tx.quote(q)} IS NULL"
         for q in qis
     )
-    key = _class_key(qis, dialect)
+    key = _class_key(qis, tx)
     # As the guarantees' own check counts: with a subject and l > 1, a class needs max(k, l).
     need = max(k, diversity) if subject is not None and diversity > 1 else k
-    small = f"{_people(subject, dialect)} < {need}"
+    small = f"{_people(subject, tx)} < {need}"
     if diversity > 1:
-        small += "".join(
-            f" OR count(DISTINCT {ident(c, dialect)}) < {diversity}" for c in sensitive
-        )
+        small += "".join(f" OR count(DISTINCT {tx.quote(c)}) < {diversity}" for c in sensitive)
     classes = f"SELECT {key} FROM {name} WHERE NOT ({hidden}) GROUP BY 1 HAVING {small}"
-    masks = ", ".join(f"{ident(q, dialect)} = {literal(TOP) if text[q] else 'NULL'}" for q in qis)
+    masks = ", ".join(f"{tx.quote(q)} = {tx.literal(TOP) if text[q] else 'NULL'}" for q in qis)
     suppressed = _count(
-        execute(f"UPDATE {name} SET {masks} WHERE NOT ({hidden}) AND {key} IN ({classes})", ())
+        tx(f"UPDATE {name} SET {masks} WHERE NOT ({hidden}) AND {key} IN ({classes})", ())
     )
     # The independent check, on the rows as they now are.
     columns = list(dict.fromkeys([*qis, *sensitive, *([subject] if subject else [])]))
-    selected = ", ".join(ident(c, dialect) for c in columns)
-    rows = execute(f"SELECT {selected} FROM {name} WHERE NOT ({hidden})", ())
+    selected = ", ".join(tx.quote(c) for c in columns)
+    rows = tx(f"SELECT {selected} FROM {name} WHERE NOT ({hidden})", ())
     kept = pd.DataFrame(rows, columns=columns)
     verify_classes(kept, qis, k, diversity, sensitive, subject)
     return suppressed
 
 
 def _location(
-    execute: Execute,
-    dialect: Dialect,
+    tx: Transaction,
     catalogue: Catalogue,
     schema: str,
     table: str,
@@ -108,15 +104,14 @@ def _location(
     if not all(catalogue.has(schema, table, c) for c in (cell, bucket, subject)):
         return 0
     m = int(spec["min_distinct_subjects_per_cell"])
-    name = qualified(schema, table, dialect)
-    key = _class_key([cell, bucket], dialect)
-    cells = f"SELECT {key} FROM {name} GROUP BY 1 HAVING {_people(subject, dialect)} < {m}"
-    return _count(execute(f"DELETE FROM {name} WHERE {key} IN ({cells})", ()))
+    name = tx.name(schema, table)
+    key = _class_key([cell, bucket], tx)
+    cells = f"SELECT {key} FROM {name} GROUP BY 1 HAVING {_people(subject, tx)} < {m}"
+    return _count(tx(f"DELETE FROM {name} WHERE {key} IN ({cells})", ()))
 
 
 def reenforce(
-    execute: Execute,
-    dialect: Dialect,
+    tx: Transaction,
     catalogue: Catalogue,
     schema: str,
     table: str,
@@ -125,11 +120,11 @@ def reenforce(
     """Bring one table back under its guarantees; rows suppressed (k) or deleted (cells)."""
     done: dict[str, int] = {}
     if K_ANONYMITY in guarantees:
-        n = _k_anonymity(execute, dialect, catalogue, schema, table, guarantees[K_ANONYMITY])
+        n = _k_anonymity(tx, catalogue, schema, table, guarantees[K_ANONYMITY])
         if n:
             done["k_anonymity"] = n
     if LOCATION in guarantees:
-        n = _location(execute, dialect, catalogue, schema, table, guarantees[LOCATION])
+        n = _location(tx, catalogue, schema, table, guarantees[LOCATION])
         if n:
             done["location"] = n
     return done

@@ -24,7 +24,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from minimizer.io.warehouse import Dialect, Execute, registry_select_sql
+from minimizer.io.warehouse import Transaction
 from minimizer.policy import Policy
 from minimizer.rights.targets import SubjectColumn, subject_columns
 from minimizer.transforms.pseudonymise import Pseudonymise
@@ -137,10 +137,9 @@ class Registry:
         return {k: v for k, v in entries.items() if k.startswith("guarantee:")}
 
 
-def read_registry(execute: Execute, dialect: Dialect) -> Registry:
-    """The registry, read in the caller's transaction (the table exists: see audit_ddl)."""
+def read_registry(tx: Transaction) -> Registry:
+    """The registry, read in the caller's transaction (the table exists: see ensure_tables)."""
     entries: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-    for purpose, table, entry, spec in execute(registry_select_sql(dialect), ()):
-        parsed = json.loads(str(spec)) if spec is not None else {}
-        entries.setdefault((str(purpose), str(table)), {})[str(entry)] = parsed
+    for purpose, table, entry, spec in tx.registry_entries():
+        entries.setdefault((purpose, table), {})[entry] = json.loads(spec) if spec else {}
     return Registry(entries)

@@ -24,22 +24,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import pandas as pd
 
 from minimizer.errors import KeyMaterialError
-from minimizer.io.warehouse import (
-    AUDIT_SCHEMA,
-    DIALECTS,
-    Dialect,
-    Execute,
-    Warehouse,
-    audit_params,
-    audit_upsert_sql,
-    ident,
-    qualified,
-)
+from minimizer.io.warehouse import AUDIT_SCHEMA, Transaction, Warehouse
 from minimizer.keys import KeyRing
 from minimizer.pipeline import Sources
 from minimizer.policy import Policy, SourceSpec
@@ -47,14 +36,12 @@ from minimizer.rights.catalogue import Catalogue, open_catalogue
 from minimizer.rights.digest import subject_digests
 from minimizer.rights.errors import RekeyError
 from minimizer.rights.keystore import SubjectKeyStore
-from minimizer.rights.sql import SUPPRESSED, insert_suppressed_sql
+from minimizer.rights.sql import SUPPRESSED, SUPPRESSED_TABLE
 from minimizer.rights.targets import pseudonym_columns
 from minimizer.transforms import TransformContext
 from minimizer.transforms.pseudonymise import Pseudonymise
 
 __all__ = ["RekeyReport", "rekey_warehouse", "retire_version", "token_mapping"]
-
-_BATCH = 50_000  # mapping rows per bound array
 
 
 @dataclass
@@ -129,36 +116,8 @@ def _old_prefixes(keyring: KeyRing) -> list[str]:
     return [f"mzp{v}\\_%" for v in sorted(keyring.masters) if v != keyring.current]
 
 
-def _any_old(column: str, dialect: Dialect, n: int) -> str:
-    text = f"CAST({ident(column, dialect)} AS TEXT)"
-    return "(" + " OR ".join([f"{text} LIKE {dialect.param} ESCAPE '\\'"] * n) + ")"
-
-
-def _fill_mapping(
-    execute: Execute, dialect: Dialect, temp: str, mapping: dict[str, pd.DataFrame]
-) -> None:
-    p = dialect.param
-    execute(
-        f"CREATE TEMPORARY TABLE {temp} (purpose TEXT, old_token TEXT, new_token TEXT,"
-        " PRIMARY KEY (purpose, old_token))",
-        (),
-    )
-    for purpose, pairs in mapping.items():
-        old, new = pairs["old"].astype("str").tolist(), pairs["new"].astype("str").tolist()
-        for i in range(0, len(old), _BATCH):
-            execute(
-                f"INSERT INTO {temp} SELECT {p}, UNNEST(CAST({p} AS TEXT[])),"
-                f" UNNEST(CAST({p} AS TEXT[]))",
-                [purpose, old[i : i + _BATCH], new[i : i + _BATCH]],
-            )
-
-
 def _sweep(
-    execute: Execute,
-    dialect: Dialect,
-    catalogue: Catalogue,
-    patterns: list[str],
-    delete: bool,
+    tx: Transaction, catalogue: Catalogue, patterns: list[str], delete: bool
 ) -> dict[str, int]:
     """Rows still holding an old token, per table; deleted when asked to."""
     left: dict[str, int] = {}
@@ -166,30 +125,30 @@ def _sweep(
         columns = catalogue.text_columns(schema, table)
         if not columns or not patterns:
             continue
-        where = " OR ".join(_any_old(c, dialect, len(patterns)) for c in columns)
-        params = patterns * len(columns)
-        name = qualified(schema, table, dialect)
-        n = _count(execute(f"SELECT count(*) FROM {name} WHERE {where}", params))
+        n = tx.count_like(schema, table, columns, patterns)
         if n:
             left[f"{schema}.{table}"] = n
             if delete:
-                execute(f"DELETE FROM {name} WHERE {where}", params)
+                tx.delete_like(schema, table, columns, patterns)
     return left
 
 
-def _migrate_suppressed(
-    execute: Execute, dialect: Dialect, keyring: KeyRing, keys: list[str]
-) -> int:
+def _migrate_suppressed(tx: Transaction, keyring: KeyRing, keys: list[str]) -> int:
     """Current-version digests for suppressed subjects the sources still hold."""
-    table = qualified(AUDIT_SCHEMA, SUPPRESSED, dialect)
-    rows = execute(
-        f"SELECT digest, key_version, CAST(since AS TEXT), erasure_id FROM {table}"
-        f" WHERE key_version <> {dialect.param}",
-        [keyring.current],
-    )
-    if not rows or not keys:
+    if not keys:
         return 0
-    listed = pd.DataFrame(rows, columns=["digest", "version", "since", "erasure_id"])
+    frame = tx.read(AUDIT_SCHEMA, SUPPRESSED)
+    listed = pd.DataFrame(
+        {
+            "digest": frame["digest"].astype("str"),
+            "version": frame["key_version"].astype("int64"),
+            "since": frame["since"].astype("str"),  # back in as text, cast by the insert
+            "erasure_id": frame["erasure_id"],
+        }
+    )
+    listed = listed[listed["version"] != keyring.current]
+    if listed.empty:
+        return 0
     found = []
     for version in sorted(set(listed["version"].astype(int)) & set(keyring.live_versions)):
         group = listed[listed["version"].astype(int) == version]
@@ -209,8 +168,8 @@ def _migrate_suppressed(
         return 0
     moved = pd.concat(found).drop_duplicates("id")
     ids = moved["id"].tolist()
-    execute(
-        insert_suppressed_sql(dialect),
+    tx.insert(
+        SUPPRESSED_TABLE,
         [
             subject_digests(keyring, ids, keyring.current),
             [str(keyring.current)] * len(ids),
@@ -236,25 +195,22 @@ def rekey_warehouse(
     report = RekeyReport(from_versions=olds, to_version=keyring.current)
     mapping, keys = token_mapping(policies, sources, keyring) if olds else ({}, [])
     report.tokens_mapped = {p: len(v) for p, v in mapping.items()}
-    dialect = DIALECTS[warehouse.kind]
-    temp = ident(f"mz_rekey_{uuid.uuid4().hex[:12]}", dialect)
-    with warehouse.atomic() as execute:
-        catalogue = open_catalogue(execute, dialect, policies)
+    with warehouse.atomic() as tx:
+        catalogue = open_catalogue(tx, policies)
         if olds:
-            _fill_mapping(execute, dialect, temp, mapping)
-            for col in pseudonym_columns(policies):
-                if not catalogue.has(col.schema, col.table, col.column):
-                    continue
-                c = ident(col.column, dialect)
-                n = execute(
-                    f"UPDATE {qualified(col.schema, col.table, dialect)} AS x SET {c} ="
-                    f" m.new_token FROM {temp} AS m WHERE m.purpose = {dialect.param}"
-                    f" AND CAST(x.{c} AS TEXT) = m.old_token",
-                    [col.schema],
-                )
-                report.updated[f"{col.name}.{col.column}"] = _count(n)
-            execute(f"DROP TABLE {temp}", ())
-        left = _sweep(execute, dialect, catalogue, _old_prefixes(keyring), delete_unmapped)
+            pairs = {
+                purpose: (frame["old"].astype("str").tolist(), frame["new"].astype("str").tolist())
+                for purpose, frame in mapping.items()
+            }
+            targets = [
+                col
+                for col in pseudonym_columns(policies)
+                if catalogue.has(col.schema, col.table, col.column)
+            ]
+            changed = tx.remap(pairs, [(c.schema, c.table, c.column, c.schema) for c in targets])
+            for col, n in zip(targets, changed, strict=True):
+                report.updated[f"{col.name}.{col.column}"] = n
+        left = _sweep(tx, catalogue, _old_prefixes(keyring), delete_unmapped)
         if left and not delete_unmapped:
             raise RekeyError(
                 "rows hold tokens of an old key version that the sources cannot map (their ids"
@@ -267,18 +223,13 @@ def rekey_warehouse(
                 details=left,
             )
         report.deleted_unmapped = left
-        report.suppressed_migrated = _migrate_suppressed(execute, dialect, keyring, keys)
+        report.suppressed_migrated = _migrate_suppressed(tx, keyring, keys)
         if olds or left:  # nothing to record when nothing changed
             for policy in policies:
-                execute(audit_upsert_sql(dialect), audit_params(_audit(policy, report, started)))
+                tx.record_audit(_audit(policy, report, started))
     if keystore is not None:
         report.keys_rewrapped = keystore.rewrap(keyring)
     return report
-
-
-def _count(rows: list[tuple[Any, ...]]) -> int:
-    """The number a count or a DML statement reports."""
-    return int(rows[0][0]) if rows else 0
 
 
 def _audit(policy: Policy, report: RekeyReport, started: datetime) -> dict[str, object]:

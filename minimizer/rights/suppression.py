@@ -1,6 +1,6 @@
 """Erased subjects stay erased: loads leave out the rows of subjects on the suppression list.
 
-Contributed to every run through ``service.FEATURES`` as a ``Hooks(exclude=...)``. The list
+Used by the extract step of every run (:mod:`minimizer.flow`). The list
 (``minimizer_audit.suppressed_subjects``) holds keyed digests of subject ids per key version;
 a chunk's key column is digested under each version on the list whose erasure secret the key
 ring has (each distinct id once) and matching rows are dropped before minimising, so nothing of
@@ -13,31 +13,22 @@ subject and cannot be filtered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-from minimizer.errors import GuaranteeError, KeyMaterialError
-from minimizer.io.warehouse import AUDIT_SCHEMA, DIALECTS, Warehouse, qualified
+from minimizer.errors import KeyMaterialError
+from minimizer.io.warehouse import AUDIT_SCHEMA, Warehouse
 from minimizer.keys import KeyRing
-from minimizer.pipeline import ChunkObserver, Hooks, RunReport, SourceReport
-from minimizer.policy import Policy, SourceSpec
 from minimizer.rights.digest import ERASURE_USE, subject_digests
 from minimizer.rights.sql import SUPPRESSED
 
-if TYPE_CHECKING:
-    from minimizer.service import RunSetting
-
-__all__ = ["erased_rows", "suppressed_digests", "suppression_hooks"]
+__all__ = ["erased_rows", "suppressed_digests"]
 
 
 def _listed(warehouse: Warehouse) -> pd.DataFrame:
     if (AUDIT_SCHEMA, SUPPRESSED) not in set(warehouse.tables()):
         return pd.DataFrame({"key_version": [], "digest": [], "erasure_id": []})
-    table = qualified(AUDIT_SCHEMA, SUPPRESSED, DIALECTS[warehouse.kind])
-    return warehouse.query(f"SELECT key_version, digest, erasure_id FROM {table}")
+    return warehouse.read(AUDIT_SCHEMA, SUPPRESSED)[["key_version", "digest", "erasure_id"]]
 
 
 def suppressed_digests(warehouse: Warehouse, keyring: KeyRing) -> dict[int, pd.Index]:
@@ -75,55 +66,3 @@ def erased_rows(keyring: KeyRing, ids: pd.Series, lists: dict[int, pd.Index]) ->
     for version, digests in lists.items():
         hit[:-1] |= pd.Index(subject_digests(keyring, texts, version)).isin(digests)
     return hit[np.where(codes < 0, len(uniques), codes)]
-
-
-_SCRATCH = "suppression_listed"
-
-
-@dataclass(frozen=True)
-class _Listed:
-    """Notes, in the source report, how many digests the list held when extraction ran: the
-    check before the load compares, even when it runs in another Airflow task."""
-
-    count: int
-
-    def observe(self, raw: pd.DataFrame, published: pd.DataFrame) -> None:
-        return None
-
-    def finish(self, report: SourceReport) -> None:
-        report.scratch[_SCRATCH] = self.count
-
-
-def suppression_hooks(setting: RunSetting) -> Hooks:
-    """The feature: read the list once per run, filter every chunk of every keyed source, and
-    fail the run (nothing loaded) if an erasure committed after extraction began.
-
-    A DuckDB file has one writer, so there an erasure cannot overlap a run at all. On
-    PostgreSQL it can: rows extracted before the erasure would otherwise be loaded after it.
-    """
-    warehouse, keyring = setting.warehouse, setting.keyring
-    lists = suppressed_digests(warehouse, keyring)
-    listed = sum(len(d) for d in lists.values())
-
-    def exclude(name: str, spec: SourceSpec, chunk: pd.DataFrame) -> np.ndarray:
-        if spec.key is None or spec.key not in chunk:
-            return np.ones(len(chunk), dtype=bool)
-        return ~erased_rows(keyring, chunk[spec.key], lists)
-
-    def observers(name: str, spec: SourceSpec) -> list[ChunkObserver]:
-        return [_Listed(listed)]
-
-    def unchanged(policy: Policy, report: RunReport) -> None:
-        counts = [r.scratch.get(_SCRATCH) for r in report.sources.values()]
-        then = min((int(c) for c in counts if c is not None), default=listed)
-        now = sum(len(d) for d in suppressed_digests(warehouse, keyring).values())
-        if now > then:
-            raise GuaranteeError(
-                "subjects were erased while this run was extracting; nothing was loaded, and"
-                " the next run leaves them out",
-                check="suppression",
-                reason="erased_during_run",
-                count=now - then,
-            )
-
-    return Hooks(exclude=exclude if lists else None, observers=observers, checks=(unchanged,))

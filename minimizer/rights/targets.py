@@ -14,12 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from minimizer.errors import PolicyError
+from minimizer.errors import PolicyError, PolicyProblem
 from minimizer.policy import Policy, load_policy
 from minimizer.transforms.encrypt import Encrypt
 from minimizer.transforms.pseudonymise import Pseudonymise
 
-__all__ = ["SubjectColumn", "load_policies", "pseudonym_columns", "subject_columns"]
+__all__ = [
+    "SubjectColumn",
+    "aggregate_tables",
+    "load_policies",
+    "pseudonym_columns",
+    "subject_columns",
+]
+
+# Why erasure and re-keying leave an aggregate table alone (said in their output).
+NO_SUBJECT = "aggregate counts: no row, token or sealed value of any subject; nothing to delete"
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,8 @@ def load_policies(directory: Path) -> list[Policy]:
     files = sorted(Path(directory).glob("*.yaml"))
     if not files:
         raise PolicyError.single(str(directory), "no purpose policy (*.yaml) in this folder")
-    policies, problems = [], []
+    policies: list[Policy] = []
+    problems: list[PolicyProblem] = []
     for file in files:
         try:
             policies.append(load_policy(file))
@@ -64,7 +74,8 @@ def subject_columns(policies: list[Policy]) -> list[SubjectColumn]:
     found = []
     for policy in policies:
         for name, spec in policy.sources.items():
-            if spec.key is None:
+            # An aggregate source publishes counts: its subject column is counted, not loaded.
+            if spec.key is None or spec.aggregate is not None:
                 continue
             for out, t in spec.outputs().items():
                 if isinstance(t, Pseudonymise) and t.source_of(out) == spec.key:
@@ -90,8 +101,18 @@ def pseudonym_columns(policies: list[Policy]) -> list[SubjectColumn]:
         for policy in policies
         for name, spec in policy.sources.items()
         for out, t in spec.outputs().items()
-        if isinstance(t, Pseudonymise)
+        if isinstance(t, Pseudonymise) and spec.aggregate is None
     ]
+
+
+def aggregate_tables(policies: list[Policy]) -> dict[str, str]:
+    """schema.table of every aggregate source -> why it holds no subject (for the output)."""
+    return {
+        f"{policy.purpose}.{name}": NO_SUBJECT
+        for policy in policies
+        for name, spec in policy.sources.items()
+        if spec.aggregate is not None
+    }
 
 
 def _token_column(policy: Policy, name: str, out: str, t: Pseudonymise) -> SubjectColumn:

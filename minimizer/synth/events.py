@@ -62,7 +62,8 @@ def _session_starts(rng: np.random.Generator, city: np.ndarray, offset_s: np.nda
     weights = _LOCAL_HOUR_WEIGHTS[local_hour_of_utc]
     cdf = np.cumsum(weights, axis=1) / weights.sum(axis=1, keepdims=True)
     hour = (rng.random(len(city))[:, None] >= cdf[city][:, :-1]).sum(axis=1)
-    return hour * HOUR_US + rng.integers(0, HOUR_US, size=len(city))
+    starts: np.ndarray = hour * HOUR_US + rng.integers(0, HOUR_US, size=len(city))
+    return starts
 
 
 def day_events(

@@ -71,7 +71,8 @@ def _sqlite_column(array: pa.ChunkedArray) -> list[object]:
     elif pa.types.is_decimal(array.type):
         # Via text, so 37.80 becomes the double nearest 37.8 (a direct cast can be off by 1 ulp).
         array = array.cast(pa.string()).cast(pa.float64())
-    return array.to_pylist()
+    values: list[object] = array.to_pylist()
+    return values
 
 
 def _rows(table: pa.Table, convert: bool) -> Iterator[tuple[object, ...]]:

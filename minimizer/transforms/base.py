@@ -99,7 +99,8 @@ def register(action: str, *, methods: tuple[str, ...] = ()) -> Callable[[type], 
     def decorate(cls: type[Transform]) -> type[Transform]:
         cls.action = action
         cls.methods = methods
-        for key in [(action, m) for m in methods] or [(action, None)]:
+        keys: list[tuple[str, str | None]] = [(action, m) for m in methods] or [(action, None)]
+        for key in keys:
             if key in REGISTRY:
                 raise RuntimeError(f"transform {key} registered twice")
             REGISTRY[key] = cls

@@ -19,7 +19,12 @@ __all__ = ["NumericBucket"]
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    """A bound as text: ``%g`` where it reads back as the same number (the labels published so
+    far keep their spelling), else 15 significant digits. ``%g``'s six would print the bucket
+    starting at -1000006 as -1.00001e+06, a bound the bucket's values are not even above; 15
+    still print 3 * 0.1 as 0.3."""
+    short = f"{x:g}"
+    return short if float(short) == x else f"{x:.15g}"
 
 
 @register("generalise", methods=("bucket",))

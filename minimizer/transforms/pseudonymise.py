@@ -25,12 +25,18 @@ if TYPE_CHECKING:
 
     from minimizer.keys import PurposeKey
 
-__all__ = ["TOKEN_PATTERN", "Pseudonymise", "period_label", "token_for", "tokens"]
+__all__ = [
+    "TOKEN_PATTERN",
+    "Pseudonymise",
+    "period_label",
+    "period_labels",
+    "token_for",
+    "tokens",
+]
 
 TOKEN_PATTERN = r"^mzp[0-9]+_[0-9a-f]{32}$"
 TOKEN_RE = re.compile(TOKEN_PATTERN)
 _DIGEST_BYTES = 16
-_HEX_DIGITS = b"0123456789abcdef"
 
 
 def _digests(key: bytes, data: list[bytes]) -> bytes:
@@ -47,23 +53,24 @@ def _digests(key: bytes, data: list[bytes]) -> bytes:
 
 
 def _token_array(version: int, digests: bytes) -> pa.StringArray:
-    """``mzp<version>_<hex>`` for each 16-byte digest, built as one Arrow buffer (no loop)."""
+    """``mzp<version>_<hex>`` for each 16-byte digest, built as one Arrow buffer (no loop).
+
+    ``bytes.hex`` writes the hex of every digest in one C call; numpy only lays the prefix
+    beside it, row by row of a fixed-width byte matrix."""
     import numpy as np
     import pyarrow as pa
 
-    hex_digits = np.frombuffer(_HEX_DIGITS, dtype=np.uint8)
     prefix = np.frombuffer(f"mzp{version}_".encode(), dtype=np.uint8)
-    raw = np.frombuffer(digests, dtype=np.uint8).reshape(-1, _DIGEST_BYTES)
-    n, width = len(raw), len(prefix) + 2 * _DIGEST_BYTES
+    n, width = len(digests) // _DIGEST_BYTES, len(prefix) + 2 * _DIGEST_BYTES
+    hex_text = np.frombuffer(digests.hex().encode("ascii"), dtype=np.uint8)
     text = np.empty((n, width), dtype=np.uint8)
     text[:, : len(prefix)] = prefix
-    text[:, len(prefix) :: 2] = hex_digits[raw >> 4]
-    text[:, len(prefix) + 1 :: 2] = hex_digits[raw & 0x0F]
+    text[:, len(prefix) :] = hex_text.reshape(n, 2 * _DIGEST_BYTES)
     wide = n * width >= 2**31  # past what 32-bit offsets address
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64 if wide else np.int32)
     kind = pa.large_string() if wide else pa.string()
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text)]
-    return pa.Array.from_buffers(kind, n, buffers)  # type: ignore[return-value]
+    return pa.Array.from_buffers(kind, n, buffers)
 
 
 def _distinct(values: pd.Series) -> tuple[pa.Array, list[bytes]]:
@@ -88,7 +95,9 @@ def _distinct(values: pd.Series) -> tuple[pa.Array, list[bytes]]:
 
 # Separates a value from its rotation period inside the hashed text; cannot occur in ids.
 _PERIOD_SEP = "\x1f"
-_PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
+_PERIOD_FORMAT = {"12h": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
+# Periods no date format truncates to: floor the moment first (12h: 00:00 and 12:00 UTC).
+_FLOOR = {"12h": "12h"}
 
 
 def token_for(value: str, key: PurposeKey, period: str | None = None) -> str:
@@ -99,10 +108,19 @@ def token_for(value: str, key: PurposeKey, period: str | None = None) -> str:
 
 
 def period_label(moment: pd.Timestamp, rotate: str) -> str:
-    """The rotation period a moment falls in: '2026-06-14', '2026-W24' or '2026-06' (UTC)."""
+    """The rotation period a moment falls in: '2026-06-14T12' (12h), '2026-06-14', '2026-W24'
+    or '2026-06' (UTC)."""
     import pandas as pd
 
-    return pd.Timestamp(moment).tz_convert("UTC").strftime(_PERIOD_FORMAT[rotate])
+    stamp = pd.Timestamp(moment).tz_convert("UTC")
+    stamp = stamp.floor(_FLOOR[rotate]) if rotate in _FLOOR else stamp
+    return str(stamp.strftime(_PERIOD_FORMAT[rotate]))
+
+
+def period_labels(stamps: pd.Series, rotate: str) -> pd.Series:
+    """:func:`period_label` of a column of UTC timestamps, vectorised (nulls stay null)."""
+    floored = stamps.dt.floor(_FLOOR[rotate]) if rotate in _FLOOR else stamps
+    return floored.dt.strftime(_PERIOD_FORMAT[rotate])
 
 
 def tokens(values: pd.Series, key: PurposeKey) -> pd.Series:
@@ -129,7 +147,8 @@ class Pseudonymise(Transform):
     """
 
     category: ClassVar[str] = "pseudonym"
-    rotate: Literal["never", "day", "week", "month"] = "never"
+    # 12h: a new token at 00:00 and 12:00 UTC (half-day traces: docs/location-risk.md).
+    rotate: Literal["never", "12h", "day", "week", "month"] = "never"
     time: str | None = None
 
     @model_validator(mode="after")
@@ -157,7 +176,7 @@ class Pseudonymise(Transform):
         if self.rotate == "never":
             return Outcome(tokens(values, ctx.key))
         stamps, invalid = to_utc_timestamp(frame[str(self.time)])
-        periods = stamps.dt.strftime(_PERIOD_FORMAT[self.rotate])
+        periods = period_labels(stamps, self.rotate)
         keyed = values.astype("str") + _PERIOD_SEP + periods
         # A row without a time has no period: its token would not rotate, so it is invalid.
         keyed = keyed.where(values.notna() & stamps.notna())

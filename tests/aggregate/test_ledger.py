@@ -8,13 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from minimizer.aggregate.feature import aggregate_feature
 from minimizer.aggregate.ledger import LEDGER_KEY, ledger_days, ledger_table, plan_spend
 from minimizer.errors import GuaranteeError
+from minimizer.flow import run_purpose
 from minimizer.io.warehouse import open_warehouse
-from minimizer.pipeline import Sources, day_interval, run_purpose
+from minimizer.pipeline import Sources, day_interval
 from minimizer.policy import Budget, load_policy
-from minimizer.service import RunSetting
 from tests.conftest import AS_OF, SYNTH_END
 
 POLICY = Path(__file__).parent / "policies" / "footfall_counts.yaml"
@@ -82,16 +81,10 @@ def test_the_latest_loaded_release_of_a_day_is_the_one_counted():
 
 
 def _run(policy, sources, warehouse, keyring, interval=None):
+    # The flow's aggregate step is never optional: the bare run releases the counts.
     with open_warehouse(str(warehouse)) as wh:
-        setting = RunSetting(policy, keyring, wh, warehouse.parent / "artifacts")
         return run_purpose(
-            policy,
-            Sources.from_dir(sources),
-            wh,
-            keyring,
-            as_of=AS_OF,
-            interval=interval,
-            hooks=aggregate_feature(setting),
+            policy, Sources.from_dir(sources), wh, keyring, as_of=AS_OF, interval=interval
         )
 
 

@@ -29,39 +29,10 @@ from tests.attack.policy_tricks import TRICKS, Trick, identity_hierarchy
 from tests.attack.probes import PROBES, ROW_PROBES, Probe, RowProbe
 
 # -- what leaks today (probe id -> why), from running these probes on the tree ---------------
-_HOMOGLYPH = "no confusable folding (Cyrillic а/е/о/і) in normalise() or the own-name canary"
-_HTML = "HTML entities (&#64;, &commat;) are not decoded by pii/normalisation.py"
-KEPT_LEAKS: dict[str, str] = {
-    "iban_letter_o": "no O->0 folding before the IBAN pattern; the checksum never runs",
-    "bic_lower": "patterns.BIC is [A-Z] only (the label is case-insensitive, the code is not)",
-    "fuehrerschein": "no detector for the German Führerschein number",
-    "email_spaced": "letters spaced out are not joined before the e-mail pattern",
-    "email_base64": "no base64 decoding of candidate tokens",
-    "email_html_entity": _HTML,
-    "email_commat": _HTML,
-    "email_rtl_mark": "U+200F RLM is not in normalisation._INVISIBLE (own_values strips it)",
-    "email_url_double": "URL-decoding runs once: %2540 -> %40, not @",
-    "addr_platz": "'Platz der …' (type first, German) is not in TYPE_FIRST_STREET_TYPES",
-    "addr_uk_postcode": "no UK postcode form in patterns.ADDRESS",
-    "addr_plz_city": "no 'PLZ + city' form in patterns.ADDRESS",
-    "ipv4_leading_zero": "patterns._OCTET refuses leading zeros (192.168.001.001)",
-    "geo_dm": "degrees + decimal minutes (N 52° 31.2') is not a coordinates() form",
-    "phone_de_din_spaced": "phones.PHONE candidates do not span '0 30 / 12 34 56 78'",
-    "email_spaces_around_at": "patterns.EMAIL allows no space around '@'",
-    "steuernummer": "no detector for the Steuernummer (Finanzamt tax number, not the Steuer-ID)",
-    "kfz_kennzeichen": "no detector for German licence plates",
-    "kvnr": "no detector for the Krankenversichertennummer (KVNR, has a check digit)",
-}
-E2E_LEAKS: dict[str, str] = {
-    "name_homoglyph": _HOMOGLYPH,
-    "email_of_row_base64": "no base64 decoding; the canary compares plain forms only",
-    "email_of_row_sha256": "an unsalted hash of the e-mail is linkable; nothing checks hashes",
-    "name_full_lower_glued": "first and last name glued in lower case ('kunde:annaberg'): the"
-    " canary compares whole words, the scrubber word-bounded values",
-}
-# scrub with own values strips U+200F and publishes a plain "max@web.de", which the gate then
-# flags: no leak, but a scrub that makes the text worse
-SCRUB_LEAKS: dict[str, str] = {k: v for k, v in KEPT_LEAKS.items() if k != "email_rtl_mark"}
+KEPT_LEAKS: dict[str, str] = {}
+E2E_LEAKS: dict[str, str] = {}
+# what the detectors miss, scrub cannot replace (normalisation strips U+200F before both now)
+SCRUB_LEAKS: dict[str, str] = dict(KEPT_LEAKS)
 POLICY_ACCEPTED: dict[str, str] = {}
 # accepted on purpose (controls): within the documented limits
 POLICY_CONTROLS = {"mask_email_width", "postcode_prefix_5", "coarsen_grid_lat_swapped"}

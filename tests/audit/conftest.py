@@ -63,14 +63,19 @@ def _cli(*args: str) -> int:
 
 @pytest.fixture(scope="session")
 def example_runs(tmp_path_factory: pytest.TempPathFactory, synth_sources: Path) -> ExampleRuns:
-    """churn_analysis (k-anonymity turns loyalty_tier into *), footfall_heatmap (unicity),
-    an erasure of one customer, a key rotation with rekey, and churn_analysis again."""
+    """churn_analysis (k-anonymity turns loyalty_tier into *), footfall_rows (row-level
+    footfall with daily tokens: unicity), an erasure of one customer, a key rotation with rekey,
+    and churn_analysis again. The policies are the example purposes and the footfall_rows test
+    policy (the demo footfall_heatmap is an aggregate: no token, no unicity to measure)."""
+    import shutil
     import sqlite3
 
     from tests.conftest import AS_OF
 
     root = tmp_path_factory.mktemp("examples")
-    policies = Path(__file__).resolve().parents[2] / "configs" / "purposes"
+    tests = Path(__file__).resolve().parents[1]
+    policies = Path(shutil.copytree(tests.parent / "configs" / "purposes", root / "purposes"))
+    shutil.copy(tests / "fixtures" / "policies" / "footfall_rows.yaml", policies)
     warehouse, artifacts, key_file = root / "wh.duckdb", root / "artifacts", root / "keys.json"
     common = ("--sources", str(synth_sources), "--warehouse", str(warehouse))
     run = ("--artifacts", str(artifacts), "--as-of", AS_OF.isoformat())
@@ -86,7 +91,7 @@ def example_runs(tmp_path_factory: pytest.TempPathFactory, synth_sources: Path) 
         steps = [
             ("keys", "init", "--file", str(key_file)),
             ("run", str(policies / "churn_analysis.yaml"), *common, *run),
-            ("run", str(policies / "footfall_heatmap.yaml"), *common, *run),
+            ("run", str(policies / "footfall_rows.yaml"), *common, *run),
             ("erase", "--warehouse", str(warehouse), "--subject-id", subject,
              "--purposes-dir", str(policies)),
             ("keys", "rotate"),

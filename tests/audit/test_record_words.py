@@ -63,7 +63,7 @@ def test_k_anonymity_levels_are_words_and_a_collapsed_column_is_a_warning(
 
 
 def test_unicity_states_its_basis_and_is_marked_against_the_target(report: Path) -> None:
-    record = _record(report, "footfall_heatmap")
+    record = _record(report, "footfall_rows")
     (unicity,) = [
         f for f in _texts(record, "location on events") if f["text"].startswith("unicity with")
     ]
@@ -88,7 +88,7 @@ def test_erasures_are_counted_and_dated_without_any_id(
         ids = con.sql("SELECT erasure_id, subject_digest FROM minimizer_audit.erasures").fetchall()
     total = sum(
         sum(_record(report, p)["erasures"]["rows_deleted"].values())
-        for p in ("churn_analysis", "footfall_heatmap")
+        for p in ("churn_analysis", "footfall_rows")
     )
     assert total == example_runs.erased_rows
     for path in report.iterdir():
@@ -105,7 +105,7 @@ def test_key_rotations_show_versions_and_dates(report: Path) -> None:
 
 
 def test_plots_are_over_time_and_risk_only_where_guarantees_measure_it(report: Path) -> None:
-    for purpose in ("churn_analysis", "footfall_heatmap"):
+    for purpose in ("churn_analysis", "footfall_rows"):
         for kind in ("rows", "gate", "risk"):
             image = report / f"{purpose}-{kind}.png"
             assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

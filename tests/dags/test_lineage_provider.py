@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from minimizer.flow import RunState, run_purpose
 from minimizer.keys import KeyRing
 from minimizer.lineage.airflow import emit_staged_run
-from minimizer.pipeline import Sources, run_purpose
+from minimizer.pipeline import Sources
 from minimizer.policy import load_policy
 from tests.conftest import AS_OF, TEST_MASTER
 
@@ -45,12 +46,12 @@ def test_the_cleanup_emits_the_final_report_through_the_provider(
     monkeypatch.setattr(OpenLineageAdapter, "emit", spy)
     where = tmp_path / "staging"
     where.mkdir()
-    (where / "gate.json").write_text(report.to_json())
+    (where / "gate.json").write_text(RunState(report=report).to_json())
     sources = Sources.from_dir(synth_sources)
     warehouse = str(tmp_path / "w.duckdb")
     # Only a gate report: the run did not publish, so it failed.
     assert emit_staged_run(CHURN, where, warehouse=warehouse, sources=sources) == 2
-    (where / "publish.json").write_text(report.to_json())
+    (where / "publish.json").write_text(RunState(report=report).to_json())
     assert emit_staged_run(CHURN, where, warehouse=warehouse, sources=sources) == 2
     assert emitted == ["START", "FAIL", "START", "COMPLETE"]
     docs = [json.loads(line) for line in events.read_text().splitlines()]

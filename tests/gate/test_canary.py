@@ -12,7 +12,6 @@ import pyarrow as pa
 import pytest
 
 from minimizer.gate.canary import (
-    SCRATCH_KEY,
     CanaryObserver,
     CanaryRecord,
     OwnNames,
@@ -53,7 +52,7 @@ def _observe(raw: pd.DataFrame, published: pd.DataFrame, tmp_path: Path) -> Cana
     observer.observe(raw, published)
     report = SourceReport(source="customers", staged=tmp_path / "customers.parquet")
     observer.finish(report)
-    return CanaryRecord.load(report.scratch[SCRATCH_KEY])
+    return CanaryRecord.load(report.canary)
 
 
 def test_digests_of_identifiers_are_kept_not_their_values(tmp_path: Path) -> None:

@@ -24,7 +24,6 @@ import pyarrow as pa
 import pytest
 
 from minimizer.gate.canary import (
-    SCRATCH_KEY,
     CanaryObserver,
     CanaryRecord,
     CrmIndex,
@@ -153,7 +152,7 @@ def test_every_planted_row_is_flagged_and_no_other(
     observer.observe(customers[["customer_id"]], published)
     report = SourceReport(source="customers", staged=tmp_path / "customers.parquet")
     observer.finish(report)
-    record = CanaryRecord.load(report.scratch[SCRATCH_KEY])
+    record = CanaryRecord.load(report.canary)
 
     for output in OUTPUTS:
         own = record.own_names[output].leaked_rows

@@ -345,7 +345,7 @@ def test_the_gate_fails_closed_when_it_cannot_run(
     report = RunReport(
         run_id="r", purpose="probe", policy_sha256="", key_version=1,
         started_at=CUTOFF, as_of=CUTOFF + timedelta(days=30), retention_cutoff=CUTOFF,
-        sources={"t": SourceReport("t", staged=staged, scratch={"gate.canary": meta})},
+        sources={"t": SourceReport(source="t", staged=staged, canary=meta)},
     )  # fmt: skip
 
     def broken(*args: Any, **kwargs: Any) -> None:

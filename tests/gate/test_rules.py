@@ -19,6 +19,7 @@ from minimizer.policy import Policy, load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 PURPOSES = ROOT / "configs" / "purposes"
+FOOTFALL_ROWS = ROOT / "tests" / "fixtures" / "policies" / "footfall_rows.yaml"
 
 
 def _policy(columns: dict[str, object], **source: object) -> Policy:
@@ -97,7 +98,8 @@ def test_unpublished_columns_named_like_identifiers_are_identifiers() -> None:
 
 
 def test_output_checks_follow_the_transforms() -> None:
-    checks, decimals = output_checks(load_policy(PURPOSES / "footfall_heatmap.yaml"), "events")
+    # Row-level footfall (token, cell, hour and kept page published): the demo one is an aggregate.
+    checks, decimals = output_checks(load_policy(FOOTFALL_ROWS), "events")
     by_column = {c.column: c for c in checks}
     assert by_column["visitor"].format == "token"
     assert by_column["cell"].format == "h3"

@@ -6,22 +6,23 @@ import pandas as pd
 
 from minimizer.cli import main
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.enforce import guarantees_feature, ladder_hierarchy
+from minimizer.flow import Steps, run_purpose
+from minimizer.guarantees.enforce import ladder_hierarchy
 from minimizer.io.warehouse import open_warehouse
-from minimizer.pipeline import Sources, run_purpose
+from minimizer.pipeline import Sources
 from minimizer.policy import load_policy
-from minimizer.service import RunSetting
 from tests.conftest import AS_OF
 
 ROOT = Path(__file__).resolve().parents[2]
 PURPOSES = ROOT / "configs" / "purposes"
+FOOTFALL_ROWS = ROOT / "tests" / "fixtures" / "policies" / "footfall_rows.yaml"
 
 
 def _run(policy, sources, wh_path, keyring):
     with open_warehouse(str(wh_path)) as wh:
-        hooks = guarantees_feature(RunSetting(policy, keyring, wh, wh_path.parent / "a"))
+        guarantees = Steps(suppression=False, gate=False)
         report = run_purpose(
-            policy, Sources.from_dir(sources), wh, keyring, as_of=AS_OF, hooks=hooks
+            policy, Sources.from_dir(sources), wh, keyring, as_of=AS_OF, steps=guarantees
         )
         return report, {t: wh.read(s, t) for s, t in wh.tables() if s == policy.purpose}
 
@@ -82,7 +83,9 @@ def test_every_record_unique_and_no_suppression_budget_still_reaches_k(
 def test_min_subjects_per_cell_and_unicity_drop_in_the_audit_record(
     tmp_path, synth_sources, keyring
 ):
-    policy = load_policy(PURPOSES / "footfall_heatmap.yaml")
+    # Row-level footfall (daily visitor tokens, cells raised when sparse): the demo footfall is
+    # an aggregate, and mobility_research publishes nothing from 300 synthetic customers.
+    policy = load_policy(FOOTFALL_ROWS)
     report, tables = _run(policy, synth_sources, tmp_path / "w.duckdb", keyring)
     events = tables["events"]
     per_cell = events.groupby(["cell", "hour"]).visitor.nunique()
@@ -91,7 +94,7 @@ def test_min_subjects_per_cell_and_unicity_drop_in_the_audit_record(
     assert measured["unicity_before"] > 0.9
     assert measured["unicity_after"] < measured["unicity_before"] - 0.3
     with open_warehouse(str(tmp_path / "w.duckdb")) as w:
-        row = w.audit_runs("footfall_heatmap").iloc[-1]
+        row = w.audit_runs("footfall_rows").iloc[-1]
     assert row.details["guarantees"]["location"]["unicity_after"] == measured["unicity_after"]
 
 
@@ -108,7 +111,8 @@ def test_a_lone_subject_in_a_remote_cell_is_never_published(tmp_path, synth_sour
     hermit["customer_id"] = "CHERMIT001"
     hermit["lat"], hermit["lon"] = -75.1, 123.3  # Antarctica
     pd.concat([events, hermit]).to_parquet(part, index=False)
-    policy = load_policy(PURPOSES / "footfall_heatmap.yaml")
+    # Row-level cells raised when sparse: the threshold, not a public grid, must withhold it.
+    policy = load_policy(FOOTFALL_ROWS)
     _, tables = _run(policy, sources, tmp_path / "w.duckdb", keyring)
     import h3
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from minimizer.guarantees.enforce import guarantees_feature
+from minimizer.flow import Steps, run_purpose
 from minimizer.io.warehouse import open_warehouse
-from minimizer.pipeline import Sources, run_purpose
+from minimizer.pipeline import Sources
 from minimizer.policy import load_policy
-from minimizer.service import RunSetting
 from tests.conftest import AS_OF
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,9 +42,9 @@ def _clone(synth_sources: Path, tmp_path: Path, copies: int, city: str) -> Path:
 def _run(policy_path: Path, sources: Path, tmp_path: Path, keyring):
     policy = load_policy(policy_path)
     with open_warehouse(str(tmp_path / "w.duckdb")) as wh:
-        hooks = guarantees_feature(RunSetting(policy, keyring, wh, tmp_path / "a"))
+        guarantees = Steps(suppression=False, gate=False)
         report = run_purpose(
-            policy, Sources.from_dir(sources), wh, keyring, as_of=AS_OF, hooks=hooks
+            policy, Sources.from_dir(sources), wh, keyring, as_of=AS_OF, steps=guarantees
         )
         return report, wh.read(policy.purpose, "customers")
 

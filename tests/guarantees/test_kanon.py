@@ -76,7 +76,7 @@ def generalise_plain(values: pd.Series, rows: list[list[str]], level: int) -> pd
     return out.astype(object)
 
 
-def class_sizes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+def group_sizes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return frame.groupby(columns, dropna=False).size()
 
 
@@ -93,7 +93,7 @@ def brute_force(frame: pd.DataFrame, k: int, budget: int) -> tuple[int, int] | N
                 for c, lv in zip(columns, node, strict=True)
             }
         )
-        sizes = class_sizes(generalised, columns)
+        sizes = group_sizes(generalised, columns)
         suppressed = int(sizes[sizes < k].sum())
         if suppressed > budget:
             continue
@@ -108,7 +108,7 @@ def released_classes(result_frame: pd.DataFrame, columns: list[str]) -> pd.Serie
     """Class sizes of the released rows, leaving out suppressed rows (all quasi-identifiers
     '*'), by a plain group-by that treats missing values as values."""
     suppressed = (result_frame[columns] == TOP).all(axis=1)
-    return class_sizes(result_frame.loc[~suppressed], columns)
+    return group_sizes(result_frame.loc[~suppressed], columns)
 
 
 def assert_k_anonymous(result, frame: pd.DataFrame, k: int, max_suppression: float) -> None:
@@ -170,7 +170,7 @@ def test_data_where_every_record_is_unique() -> None:
     frame = pd.DataFrame(
         {"age": np.arange(20, 60), "zip": [r[0] for r in ZIP_ROWS] * 5, "sex": ["M", "F"] * 20}
     )
-    assert class_sizes(frame, list(ROWS)).max() == 1
+    assert group_sizes(frame, list(ROWS)).max() == 1
     for method in ("full_domain", "mondrian"):
         result = k_anonymise(frame, HIERARCHIES, 5, 0.0, method=method)
         assert_k_anonymous(result, frame, 5, 0.0)
@@ -230,7 +230,7 @@ def test_drop_removes_suppressed_rows() -> None:
     result = k_anonymise(frame, HIERARCHIES, 3, 0.2, suppress="drop")
     assert len(result.frame) == 6
     assert result.suppressed == 1
-    assert class_sizes(result.frame, list(ROWS)).min() >= 3
+    assert group_sizes(result.frame, list(ROWS)).min() >= 3
 
 
 def test_the_input_is_never_mutated() -> None:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.kanon import anonymise, k_anonymise, plan_k_anonymity, qi_histogram
+from minimizer.guarantees.kanon import k_anonymise, plan_k_anonymity, qi_histogram
 from minimizer.hierarchy import TOP, Hierarchy
 
 CITIES = ["Berlin", "Bonn", "Köln", "Kiel", "Hof"]
@@ -100,11 +100,11 @@ def test_l_diversity_needs_l_people_not_one_person_with_many_values():
             "disease": ["flu", "cold", "none", "flu"],
         }
     )
-    by_rows = anonymise(frame, QIS, 2, 0.0, sensitive=["disease"], diversity=3)
+    by_rows = k_anonymise(frame, QIS, 2, 0.0, sensitive=["disease"], diversity=3)
     assert by_rows.suppressed == 0  # counted in rows, the class looks 3-diverse
     for method in ("full_domain", "mondrian"):
         with pytest.raises(GuaranteeError):
-            anonymise(
+            k_anonymise(
                 frame,
                 QIS,
                 2,
@@ -161,7 +161,7 @@ def test_every_released_class_holds_l_values_and_l_people(frame, k, diversity):
     rng = np.random.default_rng(len(frame))
     frame = frame.assign(disease=rng.choice(["flu", "cold", "none"], len(frame)))
     try:
-        result = anonymise(
+        result = k_anonymise(
             frame,
             QIS,
             k,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from minimizer.errors import GuaranteeError
 from minimizer.guarantees.enforce import enforce_k_anonymity, ladder_hierarchy
-from minimizer.guarantees.kanon_table import subject_column
+from minimizer.guarantees.kanon.table import subject_column
 from minimizer.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,13 +9,12 @@ import pandas as pd
 import pytest
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.enforce import guarantees_feature
+from minimizer.flow import Steps, run_purpose
 from minimizer.guarantees.risk import unicity
-from minimizer.guarantees.traces import cap_points_per_day, unicity_feature
+from minimizer.guarantees.traces import cap_points_per_day
 from minimizer.io.warehouse import open_warehouse
-from minimizer.pipeline import Hooks, Sources, run_purpose
+from minimizer.pipeline import Sources
 from minimizer.policy import load_policy
-from minimizer.service import RunSetting
 from tests.conftest import AS_OF
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,10 +22,9 @@ MOBILITY = ROOT / "configs" / "purposes" / "mobility_research.yaml"
 
 
 def _run(policy, sources: Path, warehouse: Path, keyring, as_of=AS_OF):
+    steps = Steps(suppression=False, guarantees=True, gate=False)  # max_unicity is a guarantee
     with open_warehouse(str(warehouse)) as wh:
-        setting = RunSetting(policy, keyring, wh, warehouse.parent / "artifacts")
-        hooks = Hooks.combine(guarantees_feature(setting), unicity_feature(setting))
-        return run_purpose(policy, Sources.from_dir(sources), wh, keyring, as_of=as_of, hooks=hooks)
+        return run_purpose(policy, Sources.from_dir(sources), wh, keyring, as_of=as_of, steps=steps)
 
 
 def _variant(tmp_path: Path, **replace: str):
@@ -73,7 +71,7 @@ def test_the_demo_purpose_publishes_traces_under_five_percent_unicity(
     policy = load_policy(MOBILITY)
     report = _run(policy, demo_sources, tmp_path / "w.duckdb", keyring)
     figures = report.guarantees["max_unicity"]
-    assert figures["basis"] == "tokens (one per person and day)"
+    assert figures["basis"] == "tokens (one per person and half day (00:00 and 12:00 UTC))"
     assert figures["unicity_before"] > 0.9  # the raw daily traces: nearly all unique
     assert figures["unicity_after"] < 0.05
     assert figures["unicity_after_with_p_points"] < 0.05
@@ -90,6 +88,9 @@ def test_the_demo_purpose_publishes_traces_under_five_percent_unicity(
     import h3
 
     assert {h3.get_resolution(c) for c in published.cell} == {6}  # one cell size
+    # Half-day tokens: no published token spans noon or midnight (UTC).
+    halves = published.assign(half=published.hour.dt.floor("12h")).groupby("traveller").half
+    assert halves.nunique().max() == 1
 
 
 def test_the_cap_keeps_whole_points_and_at_most_n_per_subject_and_day():
@@ -124,3 +125,72 @@ def test_unicity_on_subjects_with_p_points_ignores_shorter_traces_as_samples():
     assert unicity(frame, subject="s", place="place", time="time", p=3) == pytest.approx(1 / 3)
     assert unicity(frame, subject="s", place="place", time="time", p=3, min_points=3) == 1.0
     assert unicity(frame, subject="s", place="place", time="time", p=3, min_points=4) == 0.0
+
+
+def test_a_half_day_token_rotates_at_noon_and_before_is_split_the_same_way(purpose_key):
+    """rotate: 12h gives a person one token a morning and another an afternoon (UTC), the CLI's
+    period label finds each, and unicity "before" splits the raw trace at the same instants."""
+    from datetime import UTC, datetime
+
+    from minimizer.guarantees.traces import _basis, _RawTokenPoints
+    from minimizer.pipeline import SourceReport
+    from minimizer.policy import MaxUnicity
+    from minimizer.transforms.base import TransformContext
+    from minimizer.transforms.pseudonymise import Pseudonymise, period_label, token_for
+
+    ts = pd.Series(
+        pd.to_datetime(
+            ["2026-06-14 06:00", "2026-06-14 11:59", "2026-06-14 12:00", "2026-06-14 23:00"],
+            utc=True,
+        )
+    )
+    frame = pd.DataFrame({"customer_id": ["C1"] * 4, "ts": ts})
+    t = Pseudonymise.model_validate({"source": "customer_id", "rotate": "12h", "time": "ts"})
+    ctx = TransformContext("p", datetime(2026, 6, 15, tzinfo=UTC), purpose_key)
+    tokens = t.apply(frame, "traveller", ctx).values
+    assert tokens[0] == tokens[1] != tokens[2] == tokens[3]
+    assert [token_for("C1", purpose_key, period_label(s, "12h")) for s in ts] == tokens.tolist()
+    assert period_label(ts[2], "12h") == "2026-06-14T12"
+    assert _basis("12h") == "tokens (one per person and half day (00:00 and 12:00 UTC))"
+
+    policy = load_policy(MOBILITY)
+    spec = policy.sources["events"]
+    g = MaxUnicity(source="events", subject="traveller", place="cell", time="hour", max=0.05)
+    raw = frame.assign(lat=52.52, lon=13.40)
+    observer = _RawTokenPoints(spec, g, "12h")
+    observer.observe(raw, raw)
+    assert observer.parts[0].s.nunique() == 2
+    observer.finish(SourceReport(source="events"))
+
+
+def test_erasure_reaches_every_half_day_token_of_a_traveller(tmp_path, demo_sources, keyring):
+    """A half-day token is one of two a day: erasure searches both halves of every day."""
+    import sqlite3
+
+    from minimizer.rights.erasure import ErasureRequest, erase_subjects
+    from minimizer.transforms.pseudonymise import period_label, token_for
+
+    policy = load_policy(MOBILITY)
+    warehouse = tmp_path / "w.duckdb"
+    _run(policy, demo_sources, warehouse, keyring)
+    with open_warehouse(str(warehouse)) as wh:
+        published = wh.read("mobility_research", "events")
+    key = keyring.purpose_key("mobility_research")
+    halves = sorted({period_label(h, "12h") for h in published.hour})
+    with sqlite3.connect(demo_sources / "crm.sqlite") as con:
+        ids = [r[0] for r in con.execute("SELECT customer_id FROM customers ORDER BY 1")]
+    held = set(published.traveller)
+    # A traveller with tokens in both halves of some day: the case a daily search would miss.
+    found = {
+        i: toks
+        for i in ids
+        if (toks := {token_for(i, key, p) for p in halves} & held)
+        and len({p[:10] for p in halves if token_for(i, key, p) in toks}) < len(toks)
+    }
+    subject, tokens = next(iter(found.items()))
+    rows = int(published.traveller.isin(tokens).sum())
+    with open_warehouse(str(warehouse)) as wh:
+        report = erase_subjects(wh, [policy], keyring, [ErasureRequest(subject)])
+        after = wh.read("mobility_research", "events")
+    assert report.deleted()["mobility_research.events"] >= rows > 0
+    assert not after.traveller.isin(tokens).any()

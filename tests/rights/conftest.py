@@ -14,11 +14,13 @@ import pandas as pd
 import pytest
 
 from minimizer.cli import main
+from minimizer.flow import run_purpose
 from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing
-from minimizer.pipeline import Sources, run_purpose
+from minimizer.pipeline import Sources
 from minimizer.rights.targets import load_policies
 from tests.conftest import AS_OF, SYNTH_END, TEST_MASTER
+from tests.conftest import assert_record_equals_tables as assert_record_equals_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 PURPOSES = ROOT / "configs" / "purposes"
@@ -96,9 +98,12 @@ def pseudonym(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
     return ask
 
 
-# footfall_heatmap rotates its visitor token daily: one token per day of the synthetic events.
+# Daily rotating tokens: one per day of the synthetic events. footfall_heatmap counts its daily
+# visitor tokens but publishes none (an aggregate): its tokens are found in no table.
 _DAYS = [str(SYNTH_END - timedelta(days=d)) for d in range(3)]
-ROTATING = {"footfall_heatmap": _DAYS, "mobility_research": _DAYS}
+# mobility_research rotates every half day: two periods a day, 00:00 and 12:00 UTC.
+_HALF_DAYS = [f"{day}T{hour}" for day in _DAYS for hour in ("00", "12")]
+ROTATING = {"footfall_heatmap": _DAYS, "mobility_research": _HALF_DAYS}
 
 
 def subject_tokens(
@@ -131,17 +136,3 @@ def row_counts(warehouse: Path) -> dict[str, int]:
 def table(warehouse: Path, schema: str, name: str) -> pd.DataFrame:
     with open_warehouse(str(warehouse)) as wh:
         return wh.read(schema, name)
-
-
-def assert_record_equals_tables(warehouse: Path | str) -> None:
-    """The processing record's row counts equal the tables: for every purpose, the latest
-    audit row that states them (a load or an erasure) holds each table's count(*)."""
-    with open_warehouse(str(warehouse)) as wh:
-        runs = wh.audit_runs()
-        stated = runs[runs.status.isin(["loaded", "erased"])].sort_values(["finished_at", "run_id"])
-        for purpose, group in stated.groupby("purpose"):
-            latest = group.iloc[-1]
-            for name, rows in latest.rows_out.items():
-                if (purpose, name) in wh.tables():
-                    actual = len(wh.read(str(purpose), name))
-                    assert rows == actual, f"{purpose}.{name}: record {rows}, table {actual}"

@@ -13,9 +13,10 @@ import pytest
 
 from minimizer.cli import main
 from minimizer.errors import PolicyError
+from minimizer.flow import run_purpose
 from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing
-from minimizer.pipeline import Sources, run_purpose
+from minimizer.pipeline import Sources
 from minimizer.plan import plan_policy
 from minimizer.policy import load_policy
 from minimizer.rights.errors import SubjectKeyError

@@ -12,19 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from minimizer import service
+from minimizer import flow, service
 from minimizer.cli import main
 from minimizer.errors import GuaranteeError, MinimizerError
-from minimizer.io.warehouse import WarehouseError, open_warehouse
-from minimizer.pipeline import Hooks, SourceReport, Sources, run_purpose
+from minimizer.flow import Steps, run_purpose
+from minimizer.io.warehouse import Transaction, WarehouseError, open_warehouse
+from minimizer.pipeline import Sources
 from minimizer.policy import load_policy
-from minimizer.rights import erasure as erasure_module
 from minimizer.rights.digest import subject_digests
 from minimizer.rights.erasure import ErasureRequest, erase_subjects
 from minimizer.rights.errors import ErasureError
-from minimizer.rights.suppression import erased_rows, suppression_hooks
+from minimizer.rights.suppression import erased_rows
 from minimizer.rights.targets import load_policies
-from minimizer.service import RunSetting
 from tests.conftest import AS_OF
 from tests.rights.conftest import (
     PURPOSES,
@@ -35,7 +34,8 @@ from tests.rights.conftest import (
     subject_tokens,
 )
 
-SCHEMAS = ("churn_analysis", "footfall_heatmap", "marketing_segments")
+# mobility_research publishes half-day traveller tokens; footfall_heatmap (an aggregate) none.
+SCHEMAS = ("churn_analysis", "mobility_research", "marketing_segments")
 
 
 def erase(warehouse: Path, *args: str) -> int:
@@ -65,19 +65,19 @@ def test_erasure_removes_every_row_of_the_subject_and_nothing_else(
         "churn_analysis.customers",
         "churn_analysis.orders",
     ]
-    assert holding(warehouse, tokens["footfall_heatmap"]) == ["footfall_heatmap.events"]
+    assert holding(warehouse, tokens["mobility_research"]) == ["mobility_research.events"]
     assert len(holding(warehouse, tokens["marketing_segments"])) == 3
     before = row_counts(warehouse)
 
     assert erase(warehouse, "--subject-id", subject) == 0
     out = capsys.readouterr().out
-    assert "rows deleted" in out and "footfall_heatmap.events" in out
+    assert "rows deleted" in out and "mobility_research.events" in out
 
     for purpose in SCHEMAS:
         # Asked again after the erasure: the same key gives the same token, found nowhere.
         assert subject_tokens(pseudonym, purpose, subject) == tokens[purpose]
         assert holding(warehouse, tokens[purpose]) == []
-        if purpose != "footfall_heatmap":  # cells left below 5 visitors go (see below)
+        if purpose != "mobility_research":  # cells left below 20 travellers go (see below)
             assert holding(warehouse, kept[purpose])  # the other subject is untouched
     after = row_counts(warehouse)
     record = erasures(warehouse)
@@ -85,24 +85,23 @@ def test_erasure_removes_every_row_of_the_subject_and_nothing_else(
     deleted = record.rows_deleted.map(json.loads).iloc[0]
     # Rows gone = the subject's rows + the location cells re-enforcement suppressed.
     with open_warehouse(str(warehouse)) as wh:
-        runs = wh.audit_runs("footfall_heatmap")
+        runs = wh.audit_runs("mobility_research")
     erased = runs[runs.status == "erased"].iloc[-1]
     cells_gone = erased.details["erasure"]["suppressed"].get("events", {}).get("location", 0)
-    assert erased.rows_out == {"events": after["footfall_heatmap.events"]}
+    assert erased.rows_out == {"events": after["mobility_research.events"]}
     gone = {t: before[t] - after[t] for t in before if before[t] != after[t]}
     assert gone == {
         **deleted,
-        "footfall_heatmap.events": deleted["footfall_heatmap.events"] + cells_gone,
+        "mobility_research.events": deleted["mobility_research.events"] + cells_gone,
     }
     assert_record_equals_tables(warehouse)
     assert set(deleted) == {
         "churn_analysis.customers",
         "churn_analysis.orders",
-        "footfall_heatmap.events",
         "marketing_segments.customers",
         "marketing_segments.orders",
         "marketing_segments.web_profiles",
-        "mobility_research.events",  # daily traveller tokens, reached like footfall's
+        "mobility_research.events",  # half-day traveller tokens; footfall's counts hold no one
     }
 
 
@@ -140,7 +139,7 @@ def test_the_next_load_does_not_bring_the_subject_back(
 
 
 def test_the_suppression_feature_is_registered_and_drops_only_listed_ids(key_env):
-    assert suppression_hooks in service.FEATURES
+    assert service.STEPS.suppression  # every CLI and Airflow run leaves them out
     listed = {1: pd.Index(subject_digests(key_env, ["C1", "C3"], 1))}
     ids = pd.Series(["C1", None, "C2", "C3", "C1"], dtype="str")
     assert erased_rows(key_env, ids, listed).tolist() == [True, False, False, True, True]
@@ -227,7 +226,7 @@ def test_a_failure_after_some_deletes_rolls_every_table_back(
     subject = busiest_customers(synth_sources, 1)[0]
     before = row_counts(warehouse)
     # The audit insert runs after every delete; make the database reject it.
-    monkeypatch.setattr(erasure_module, "insert_erasures_sql", lambda d: "INSERT INTO nowhere")
+    monkeypatch.setattr(Transaction, "insert", lambda tx, spec, rows: tx("INSERT INTO nowhere"))
     with open_warehouse(str(warehouse)) as wh, pytest.raises(WarehouseError) as info:
         erase_subjects(wh, load_policies(PURPOSES), key_env, [ErasureRequest(subject)])
     assert info.value.reason == "transaction_failed" and subject not in str(info.value)
@@ -281,28 +280,21 @@ def test_erased_rows_handles_integer_ids_like_the_cli_types_them(key_env):
 
 
 def test_an_erasure_committed_while_a_run_extracts_fails_that_run(
-    warehouse, key_env, synth_sources, pseudonym, tmp_path
+    warehouse, key_env, synth_sources, pseudonym, tmp_path, monkeypatch
 ):
     subject = busiest_customers(synth_sources, 1)[0]
     policy = load_policy(PURPOSES / "churn_analysis.yaml")
 
-    class EraseMidway:
+    def erase_midway(run: flow.Run) -> None:
         """Stands for an erasure committed by another process after extraction began."""
+        erase_subjects(wh, [policy], key_env, [ErasureRequest(subject)])
 
-        def observe(self, raw: pd.DataFrame, published: pd.DataFrame) -> None:
-            return None
-
-        def finish(self, report: SourceReport) -> None:
-            if report.source == "orders":
-                erase_subjects(wh, [policy], key_env, [ErasureRequest(subject)])
-
+    monkeypatch.setattr(flow, "run_gate", erase_midway)  # the step before the re-check
     with open_warehouse(str(warehouse)) as wh:
-        setting = RunSetting(policy, key_env, wh, tmp_path)
-        midway = Hooks(observers=lambda name, spec: [EraseMidway()])
-        hooks = Hooks.combine(suppression_hooks(setting), midway)
+        steps = Steps(guarantees=False, gate=False)
         with pytest.raises(GuaranteeError) as info:
             run_purpose(
-                policy, Sources.from_dir(synth_sources), wh, key_env, as_of=AS_OF, hooks=hooks
+                policy, Sources.from_dir(synth_sources), wh, key_env, as_of=AS_OF, steps=steps
             )
     assert info.value.reason == "erased_during_run" and info.value.exit_code == 3
     assert holding(warehouse, pseudonym("churn_analysis", subject)) == []

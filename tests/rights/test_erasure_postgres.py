@@ -14,14 +14,12 @@ import psycopg
 import pytest
 
 from minimizer.cli import main
-from minimizer.io.warehouse import WarehouseError, open_warehouse
-from minimizer.pipeline import Sources, run_purpose
+from minimizer.flow import Steps, run_purpose
+from minimizer.io.warehouse import Transaction, WarehouseError, open_warehouse
+from minimizer.pipeline import Sources
 from minimizer.policy import load_policy
-from minimizer.rights import erasure as erasure_module
 from minimizer.rights.erasure import ErasureRequest, erase_subjects
-from minimizer.rights.suppression import suppression_hooks
 from minimizer.rights.targets import load_policies
-from minimizer.service import RunSetting
 from minimizer.transforms.pseudonymise import token_for
 from tests.conftest import AS_OF
 from tests.rights.conftest import PURPOSES, ROTATING, busiest_customers
@@ -64,8 +62,8 @@ def purposes(tmp_path: Path) -> Iterator[Path]:
 def _load(purposes: Path, sources: Path, keyring, **kw) -> str:
     policy = load_policies(purposes)[0]
     with open_warehouse(PG_URL) as wh:
-        hooks = suppression_hooks(RunSetting(policy, keyring, wh, purposes))
-        run_purpose(policy, Sources.from_dir(sources), wh, keyring, as_of=AS_OF, hooks=hooks)
+        steps = Steps(guarantees=False, gate=False)  # the suppression list only
+        run_purpose(policy, Sources.from_dir(sources), wh, keyring, as_of=AS_OF, steps=steps)
     return policy.purpose
 
 
@@ -107,7 +105,7 @@ def test_a_failed_erasure_on_postgresql_leaves_every_table_as_it_was(
     subject = busiest_customers(synth_sources, 1)[0]
     with open_warehouse(PG_URL) as wh:
         before = {t: len(wh.read(purpose, t)) for t in ("customers", "orders")}
-    monkeypatch.setattr(erasure_module, "insert_erasures_sql", lambda d: "INSERT INTO nowhere")
+    monkeypatch.setattr(Transaction, "insert", lambda tx, spec, rows: tx("INSERT INTO nowhere"))
     policies = [load_policy(next(purposes.glob("*.yaml")))]
     with open_warehouse(PG_URL) as wh, pytest.raises(WarehouseError) as info:
         erase_subjects(wh, policies, key_env, [ErasureRequest(subject)])
@@ -119,17 +117,19 @@ def test_a_failed_erasure_on_postgresql_leaves_every_table_as_it_was(
 
 @pytest.fixture
 def four_purposes(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
-    """The three example policies and a retired copy of footfall, under fresh purpose ids
-    (original -> fresh); schemas, registry, audit and erasure rows go afterwards."""
+    """Three example policies and a retired copy of mobility_research (half-day tokens; the
+    demo footfall is an aggregate that holds no one), under fresh purpose ids (original ->
+    fresh); schemas, registry, audit and erasure rows go afterwards."""
     tag = uuid.uuid4().hex[:8]
     names = {
-        p: f"mz_{p[:5]}_{tag}" for p in ("churn_analysis", "footfall_heatmap", "marketing_segments")
+        p: f"mz_{p[:5]}_{tag}"
+        for p in ("churn_analysis", "mobility_research", "marketing_segments")
     }
     names["retired"] = f"mz_retired_{tag}"
     folder = tmp_path / "four"
     folder.mkdir()
     for original, fresh in names.items():
-        source = "footfall_heatmap" if original == "retired" else original
+        source = "mobility_research" if original == "retired" else original
         text = (PURPOSES / f"{source}.yaml").read_text()
         (folder / f"{fresh}.yaml").write_text(
             text.replace(f"purpose: {source}", f"purpose: {fresh}")
@@ -169,12 +169,12 @@ def test_erasure_on_postgresql_reaches_four_purposes_with_only_one_policy_given(
             for fresh in names.values():
                 key = key_env.purpose_key(fresh)
                 wanted = {token_for(subject, key)} | {
-                    token_for(subject, key, day) for day in ROTATING["footfall_heatmap"]
+                    token_for(subject, key, half) for half in ROTATING["mobility_research"]
                 }
                 for schema, table in wh.tables():
                     if schema == fresh:
                         frame = wh.read(schema, table)
-                        column = "visitor" if "visitor" in frame else "customer_id"
+                        column = "traveller" if "traveller" in frame else "customer_id"
                         found[f"{schema}.{table}"] = int(frame[column].isin(wanted).sum())
         return found
 

@@ -13,13 +13,13 @@ import pytest
 
 from minimizer.cli import main
 from minimizer.errors import KeyMaterialError
+from minimizer.flow import Steps, run_purpose
 from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing
-from minimizer.pipeline import Sources, run_purpose
+from minimizer.pipeline import Sources
 from minimizer.policy import load_policy
-from minimizer.rights.suppression import suppressed_digests, suppression_hooks
+from minimizer.rights.suppression import suppressed_digests
 from minimizer.rights.targets import load_policies
-from minimizer.service import RunSetting
 from tests.conftest import AS_OF, TEST_MASTER
 from tests.rights.conftest import (
     PURPOSES,
@@ -30,16 +30,16 @@ from tests.rights.conftest import (
     load_all,
 )
 
-RETIRED = "footfall_pilot"  # a copy of footfall_heatmap whose policy was later removed
+RETIRED = "mobility_pilot"  # a copy of mobility_research whose policy was later removed
 
 
 def retired_policies(tmp_path: Path) -> Path:
-    """The three example purposes and a fourth, retired one (daily rotating tokens too)."""
+    """The example purposes and a retired one (half-day rotating tokens too)."""
     folder = tmp_path / "all_purposes"
     shutil.copytree(PURPOSES, folder)
-    text = (PURPOSES / "footfall_heatmap.yaml").read_text()
+    text = (PURPOSES / "mobility_research.yaml").read_text()
     (folder / f"{RETIRED}.yaml").write_text(
-        text.replace("purpose: footfall_heatmap", f"purpose: {RETIRED}")
+        text.replace("purpose: mobility_research", f"purpose: {RETIRED}")
     )
     return folder
 
@@ -69,7 +69,7 @@ def only_churn(tmp_path: Path) -> Path:
 
 
 def tokens_of(pseudonym, purpose: str, subject: str, purposes: Path) -> set[str]:
-    periods = ROTATING["footfall_heatmap"] if purpose == RETIRED else ROTATING.get(purpose)
+    periods = ROTATING["mobility_research"] if purpose == RETIRED else ROTATING.get(purpose)
     if periods is None:
         return {pseudonym(purpose, subject, purposes=purposes)}
     return {pseudonym(purpose, subject, period=p, purposes=purposes) for p in periods}
@@ -86,16 +86,16 @@ def test_erasure_without_the_policies_reaches_every_purpose_and_the_retired_one(
     subject = busiest_customers(synth_sources, 1)[0]
     purposes = [p.purpose for p in load_policies(everything)]  # the examples and the retired
     tokens = {p: tokens_of(pseudonym, p, subject, everything) for p in purposes}
-    for purpose in ("churn_analysis", "footfall_heatmap", "marketing_segments", RETIRED):
+    for purpose in ("churn_analysis", "mobility_research", "marketing_segments", RETIRED):
         assert holding(wh4, tokens[purpose]), purpose
-    # The folder handed to erase lacks footfall (daily rotating tokens) and the retired one.
+    # The folder handed to erase lacks mobility (half-day rotating tokens) and the retired one.
     args = ["erase", "--warehouse", str(wh4), "--purposes-dir", str(only_churn(tmp_path))]
     assert main([*args, "--subject-id", subject]) == 0
     out = capsys.readouterr().out
     assert "erased 1 subject(s)" in out
     for purpose in purposes:
         assert holding(wh4, tokens[purpose]) == [], purpose
-    assert f"{RETIRED}.events" in out and "footfall_heatmap.events" in out
+    assert f"{RETIRED}.events" in out and "mobility_research.events" in out
     assert_record_equals_tables(wh4)
 
 
@@ -103,8 +103,10 @@ def test_the_registry_names_every_table_token_scheme_and_guarantee(wh4, tmp_path
     with open_warehouse(str(wh4)) as wh:
         reg = wh.read("minimizer_audit", "loaded_tables")
     entries = set(zip(reg.purpose, reg.table_name, reg.entry, strict=True))
-    assert ("footfall_heatmap", "events", "subject:visitor:token:day") in entries
-    assert (RETIRED, "events", "subject:visitor:token:day") in entries
+    assert ("mobility_research", "events", "subject:traveller:token:12h") in entries
+    assert (RETIRED, "events", "subject:traveller:token:12h") in entries
+    # The footfall aggregate is registered as a table, with no token scheme: it holds no one.
+    assert {e for p, _, e in entries if p == "footfall_heatmap"} == {"table"}
     assert ("churn_analysis", "orders", "subject:customer_id:token:never") in entries
     loaded = load_policies(retired_policies(tmp_path))
     assert {(p, t) for p, t, _ in entries} == {(p.purpose, t) for p in loaded for t in p.sources}
@@ -175,8 +177,8 @@ def test_a_key_ring_that_cannot_check_the_list_fails_the_run_closed(warehouse, k
         with pytest.raises(KeyMaterialError, match=r"1 erased subject\(s\).*version\(s\) \[1\]"):
             suppressed_digests(wh, other)
         with pytest.raises(KeyMaterialError):
-            hooks = suppression_hooks(RunSetting(policy, other, wh, Path("unused")))
-            run_purpose(policy, Sources.from_dir(sources), wh, other, as_of=AS_OF, hooks=hooks)
+            steps = Steps(guarantees=False, gate=False)  # the suppression list only
+            run_purpose(policy, Sources.from_dir(sources), wh, other, as_of=AS_OF, steps=steps)
 
 
 def test_erasure_with_no_policy_at_all_erases_by_the_registry(

@@ -24,7 +24,8 @@ from tests.rights.conftest import (
     table,
 )
 
-SCHEMAS = ("churn_analysis", "footfall_heatmap", "marketing_segments")
+# mobility_research publishes half-day traveller tokens; footfall_heatmap (an aggregate) none.
+SCHEMAS = ("churn_analysis", "mobility_research", "marketing_segments")
 
 
 def rekey(warehouse: Path, sources: Path, *extra: str) -> int:
@@ -136,9 +137,9 @@ def test_tokens_the_sources_cannot_map_fail_the_rekey_and_change_nothing(
     assert rekey(warehouse, sources, "--delete-unmapped") == 0
     assert "unmapped, deleted" in capsys.readouterr().out
     assert tokens_of_version(warehouse, 1) == 0 and where(warehouse, old) == []
-    # Their events are still in the event files: the footfall rows were mapped, not deleted.
-    assert where(warehouse, subject_tokens(pseudonym, "footfall_heatmap", subject)) == [
-        "footfall_heatmap.events"
+    # Their events are still in the event files: the mobility rows were mapped, not deleted.
+    assert where(warehouse, subject_tokens(pseudonym, "mobility_research", subject)) == [
+        "mobility_research.events"
     ]
 
 
@@ -166,6 +167,6 @@ def test_the_mapping_is_made_by_the_policies_own_transforms(synth_sources, key_e
     assert len(churn) == len(crm)
     subject = sorted(crm)[0]
     assert churn[pseudonym("churn_analysis", subject, 1)].startswith("mzp2_")
-    # One pair per subject and day for the daily-rotating visitor token.
-    visits = mapping["footfall_heatmap"]
+    # One pair per subject and half day for the half-day-rotating traveller token.
+    visits = mapping["mobility_research"]
     assert len(visits) > len(set(keys) - crm) and visits.old.is_unique

@@ -105,3 +105,18 @@ def test_every_value_falls_in_its_own_bucket(values, width):
     lows = out.str.extract(r"^\[(-?[\d.e+-]+), ")[0].astype(float)
     assert (lows.to_numpy() <= np.array(values) + 1e-6).all()
     assert (np.array(values) < lows.to_numpy() + width + 1e-6).all()
+
+
+def test_large_bounds_are_printed_exactly_and_short_ones_as_before():
+    # %g's six digits once printed the bucket starting at -1000006 as -1.00001e+06.
+    from datetime import UTC, datetime
+
+    from minimizer.transforms import TransformContext
+
+    ctx = TransformContext("p", datetime(2026, 1, 1, tzinfo=UTC))
+    big = NumericBucket(method="bucket", width=7).apply(frame(x=[-1e6]), "x", ctx).values
+    assert big.tolist() == ["[-1000006, -999999)"]
+    tenths = NumericBucket(method="bucket", width=0.1).apply(frame(x=[0.35]), "x", ctx).values
+    assert tenths.tolist() == ["[0.3, 0.4)"]
+    coded = NumericBucket(method="bucket", width=50, top=1e6).apply(frame(x=[2e6]), "x", ctx)
+    assert coded.values.tolist() == [">=1e+06"]  # exact already: spelled as before

@@ -112,3 +112,17 @@ def test_mask_and_prefix_of_numbers_use_their_text(ctx):
     df = pd.DataFrame({"v": pd.Series([12345, None], dtype="Int64")})
     assert as_list(Mask(method="last", n=2).apply(df, "v", ctx).values) == ["***45", None]
     assert as_list(Prefix(method="prefix", keep=2).apply(df, "v", ctx).values) == ["12", None]
+
+
+@pytest.mark.parametrize("version", [1, 2, 12, 345])
+def test_tokens_of_any_key_version_equal_token_for(version):
+    # The Arrow token table lays the version prefix beside the hex of every digest at once;
+    # a longer prefix must shift nothing.
+    from minimizer.transforms.pseudonymise import TOKEN_RE, token_for
+
+    key = KeyRing(masters={version: TEST_MASTER}, current=version).purpose_key("p")
+    values = ["C1", "", "ÄÖü漢🙂", "C1", None, "x" * 300]
+    out = as_list(tokens(pd.Series(values, dtype="str"), key))
+    assert out == [None if v is None else token_for(v, key) for v in values]
+    assert all(TOKEN_RE.match(t) for t in out if t is not None)
+    assert {t[: len(f"mzp{version}_")] for t in out if t} == {f"mzp{version}_"}

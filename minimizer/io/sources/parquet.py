@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,14 +73,20 @@ def _partition_filter(since: datetime | None, until: datetime | None) -> ds.Expr
 
 
 def _in_days(days: pd.Series, since: datetime | None, until: datetime | None) -> pd.Series:
-    """Rows whose folder is a day of the window (no margin), or is not a date at all."""
+    """Rows whose folder is a day of the window (no margin), or is not a date at all. Decided
+    once per distinct folder (a chunk holds a few), not once per row."""
     first, last = _day_bounds(since, until, timedelta(0))
-    inside = pd.Series(True, index=days.index)
+    codes, folders = pd.factorize(days, use_na_sentinel=True)
+    names = pd.Series(folders, dtype="str")
+    inside = pd.Series(True, index=names.index)
     if first is not None:
-        inside &= days >= first
+        inside &= names >= first
     if last is not None:
-        inside &= days <= last
-    return inside | ~days.str.match(_DATE_TEXT, na=False)
+        inside &= names <= last
+    placed = (inside | ~names.str.match(_DATE_TEXT, na=False)).to_numpy(dtype=bool)
+    # A row without a folder name is not a date: kept, as the time column decides.
+    per_row = np.append(placed, True)[codes]  # code -1 picks the appended True
+    return pd.Series(per_row, index=days.index)
 
 
 def _time_filter(
@@ -97,6 +104,14 @@ def _time_filter(
     bounds = [column >= bound(since)] if since is not None else []
     bounds += [column < bound(until)] if until is not None else []
     return reduce(operator.and_, bounds) | column.is_null()
+
+
+def _all_timed(table: pa.Table, time_column: str | None) -> bool:
+    """Every row has a timestamp (a text time may still not parse: only pandas can tell)."""
+    if time_column is None or _PARTITION_KEY not in table.column_names:
+        return False
+    column = table.column(time_column)
+    return bool(pa.types.is_timestamp(column.type)) and column.null_count == 0
 
 
 def _regroup(batches: Iterator[pa.RecordBatch], schema: pa.Schema, rows: int) -> Iterator[pa.Table]:
@@ -204,10 +219,15 @@ class EventSource:
         produced = False
         try:
             for table in _regroup(scanner.to_batches(), schema, chunk_rows):
+                if _PARTITION_KEY not in wanted and _all_timed(table, time_column):
+                    # The folder only places rows of unknown time: none here, not converted.
+                    table = table.drop_columns([_PARTITION_KEY])
                 frame = self._frame(table, time_column)
                 if time_column is not None and (since is not None or until is not None):
                     times = frame[time_column]
-                    placed = times.notna() | _in_days(frame[_PARTITION_KEY], since, until)
+                    placed = times.notna()
+                    if not placed.all():  # only rows of unknown time need their folder
+                        placed |= _in_days(frame[_PARTITION_KEY], since, until)
                     frame = frame[in_window(times, since, until) & placed]
                 if len(frame):
                     produced = True

@@ -32,6 +32,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -43,7 +44,7 @@ from minimizer.io.sources._common import as_utc, fetch_list, in_window, require_
 __all__ = ["TableSource"]
 
 # Declared SQL type -> kind. Order matters: Float is a Numeric, Boolean before Integer.
-_KINDS: tuple[tuple[type[sa.types.TypeEngine[object]], str], ...] = (
+_KINDS: tuple[tuple[type[sa.types.TypeEngine[Any]], str], ...] = (
     (sa.Boolean, "boolean"),
     (sa.Integer, "integer"),
     (sa.Float, "float"),
@@ -171,7 +172,9 @@ class TableSource:
         return self._kinds
 
     def _table(self, columns: Sequence[str]) -> sa.TableClause:
-        quoted = [sa.column(sa.sql.quoted_name(name, quote=True)) for name in columns]
+        quoted: list[sa.ColumnClause[Any]] = [
+            sa.column(sa.sql.quoted_name(name, quote=True)) for name in columns
+        ]
         schema = sa.sql.quoted_name(self._schema, quote=True) if self._schema else None
         return sa.table(sa.sql.quoted_name(self._name, quote=True), *quoted, schema=schema)
 

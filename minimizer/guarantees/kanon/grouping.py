@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "class_sizes",
     "distinct_per_class",
     "find_rows",
     "group_rows",
     "group_rows_weighted",
-    "lookup_rows",
+    "measure_classes",
     "row_ids",
     "row_index",
 ]
@@ -96,11 +95,6 @@ def _unpack(keys: np.ndarray, spans: np.ndarray) -> np.ndarray:
     return out
 
 
-def lookup_rows(table: np.ndarray, radices: Sequence[int], queries: np.ndarray) -> np.ndarray:
-    """Position in ``table`` (distinct rows of codes) of each row of ``queries``; -1 if absent."""
-    return find_rows(row_index(table, radices), radices, queries)
-
-
 def row_index(table: np.ndarray, radices: Sequence[int]) -> pd.Index:
     """A hash index over the rows of ``table``: packed into one int64 per row when the code
     space allows it, a MultiIndex otherwise. Build it once, look chunks up many times."""
@@ -111,8 +105,8 @@ def row_index(table: np.ndarray, radices: Sequence[int]) -> pd.Index:
 
 def find_rows(index: pd.Index, radices: Sequence[int], queries: np.ndarray) -> np.ndarray:
     if _packable(radices):
-        return index.get_indexer(_pack(queries, radices))
-    return index.get_indexer(pd.MultiIndex.from_arrays(list(queries.T)))
+        return np.asarray(index.get_indexer(_pack(queries, radices)))
+    return np.asarray(index.get_indexer(pd.MultiIndex.from_arrays(list(queries.T))))
 
 
 def _packable(radices: Sequence[int]) -> bool:
@@ -129,7 +123,7 @@ def _pack(matrix: np.ndarray, radices: Sequence[int]) -> np.ndarray:
     return key
 
 
-def class_sizes(
+def measure_classes(
     generalised: np.ndarray,
     cards: Sequence[int],
     counts: np.ndarray,

@@ -36,28 +36,27 @@ from dataclasses import dataclass
 import pandas as pd
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.kanon_histogram import (
+from minimizer.guarantees.kanon.histogram import (
     HistogramBuilder,
     QIHistogram,
     encode_frame,
     qi_histogram,
 )
-from minimizer.guarantees.kanon_lattice import search_full_domain
-from minimizer.guarantees.kanon_plan import (
+from minimizer.guarantees.kanon.lattice import search_full_domain
+from minimizer.guarantees.kanon.mondrian import mondrian
+from minimizer.guarantees.kanon.plan import (
     KAnonPlan,
     Method,
     Suppress,
     full_domain_plan,
     mondrian_plan,
 )
-from minimizer.guarantees.mondrian import mondrian
 from minimizer.hierarchy import TOP, Hierarchy
 
 __all__ = [
     "KAnonPlan",
     "KAnonResult",
     "QIHistogram",
-    "anonymise",
     "k_anonymise",
     "k_anonymise_chunks",
     "plan_k_anonymity",
@@ -78,30 +77,6 @@ class KAnonResult:
     discernibility: int  # sum(size^2 over classes) + suppressed * rows
     method: str
     rows: int = 0  # rows in the input
-
-
-def k_anonymise(
-    frame: pd.DataFrame,
-    quasi_identifiers: Mapping[str, Hierarchy],
-    k: int,
-    max_suppression: float,
-    *,
-    method: Method = "full_domain",
-    suppress: Suppress = "mask",
-    subject: str | None = None,
-    table: str | None = None,
-) -> KAnonResult:
-    """A k-anonymous copy of ``frame``; GuaranteeError if k cannot be met within the budget."""
-    return anonymise(
-        frame,
-        quasi_identifiers,
-        k,
-        max_suppression,
-        method=method,
-        suppress=suppress,
-        subject=subject,
-        table=table,
-    )
 
 
 def plan_k_anonymity(
@@ -158,7 +133,7 @@ def k_anonymise_chunks(
     return plan, (plan.apply(chunk, suppress=suppress) for chunk in read_chunks())
 
 
-def anonymise(
+def k_anonymise(
     frame: pd.DataFrame,
     quasi_identifiers: Mapping[str, Hierarchy],
     k: int,
@@ -171,8 +146,9 @@ def anonymise(
     subject: str | None = None,
     table: str | None = None,
 ) -> KAnonResult:
-    """k-anonymity (and distinct l-diversity when ``diversity`` = l > 1) on one frame,
-    self-checked; counted over distinct values of ``subject`` when it is given."""
+    """A k-anonymous copy of ``frame`` (and distinct l-diverse in ``sensitive`` when
+    ``diversity`` = l > 1), self-checked; counted over distinct values of ``subject`` when it
+    is given. GuaranteeError if k (or l) cannot be met within the suppression budget."""
     _check_arguments(k, max_suppression, method, suppress, diversity, tuple(quasi_identifiers))
     columns, hierarchies = tuple(quasi_identifiers), tuple(quasi_identifiers.values())
     codes = encode_frame(frame, columns, hierarchies, table=table)  # encoded once, used twice

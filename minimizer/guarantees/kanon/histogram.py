@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from minimizer.errors import DataError
-from minimizer.guarantees.kanon_grouping import group_rows, row_ids
+from minimizer.guarantees.kanon.grouping import group_rows, row_ids
 from minimizer.hierarchy import Hierarchy
 
 __all__ = ["HistogramBuilder", "QIHistogram", "encode_frame", "qi_histogram"]
@@ -166,7 +166,8 @@ class HistogramBuilder:
         if new.any():
             known[new] = len(self._known[i]) + np.arange(int(new.sum()))
             self._known[i] = self._known[i].append(uniques[new])
-        return np.append(known, -1).astype(np.int64)[local]
+        codes: np.ndarray = np.append(known, -1).astype(np.int64)[local]
+        return codes
 
     def _merge(self) -> None:
         matrix = np.concatenate([m for m, _ in self._pending])

@@ -17,10 +17,10 @@ import pandas as pd
 import pyarrow as pa
 
 from minimizer.errors import DataError
-from minimizer.guarantees.kanon_grouping import class_sizes, find_rows, row_ids, row_index
-from minimizer.guarantees.kanon_histogram import QIHistogram, encode_frame
-from minimizer.guarantees.kanon_lattice import NodeStats, kept_classes
-from minimizer.guarantees.mondrian import MondrianCut
+from minimizer.guarantees.kanon.grouping import find_rows, measure_classes, row_ids, row_index
+from minimizer.guarantees.kanon.histogram import QIHistogram, encode_frame
+from minimizer.guarantees.kanon.lattice import NodeStats, kept_classes
+from minimizer.guarantees.kanon.mondrian import MondrianCut
 from minimizer.hierarchy import TOP, Hierarchy, string_series
 
 __all__ = ["KAnonPlan", "Method", "Suppress", "full_domain_plan", "mondrian_plan"]
@@ -94,9 +94,11 @@ class KAnonPlan:
             if self.labels is not None:
                 names, label_codes = self.labels[j]
                 out[column] = string_series(names, label_codes[position], index=chunk.index)
-            else:
-                level = self.levels[column]  # type: ignore[index]
+            elif self.levels is not None:
+                level = self.levels[column]
                 out[column] = h.labels_of(leaf_codes[:, j], level, index=chunk.index)
+            else:  # not a plan this module builds: never release the column unrecoded
+                raise ValueError("a plan needs Mondrian labels or full-domain levels")
         return out, self.suppress_row[position]
 
 
@@ -108,7 +110,7 @@ def full_domain_plan(hist: QIHistogram, stats: NodeStats, k: int, diversity: int
     cards = [h.cardinality(lv) for h, lv in zip(hist.hierarchies, stats.levels, strict=True)]
     matrix = np.stack(generalised, axis=1)
     ids, groups = row_ids(matrix)
-    sizes, distinct, people = class_sizes(
+    sizes, distinct, people = measure_classes(
         ids[:, None],
         [groups],
         hist.counts,

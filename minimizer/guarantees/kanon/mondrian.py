@@ -22,6 +22,7 @@ value with known ones is released as ``*``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -29,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.kanon_grouping import distinct_per_class, row_ids
-from minimizer.guarantees.kanon_histogram import QIHistogram
+from minimizer.guarantees.kanon.grouping import distinct_per_class, row_ids
+from minimizer.guarantees.kanon.histogram import QIHistogram
 from minimizer.hierarchy import TOP, Hierarchy
 
 __all__ = ["MondrianCut", "mondrian"]
@@ -74,7 +75,8 @@ def mondrian(hist: QIHistogram, k: int, *, diversity: int = 1) -> MondrianCut:
             reason="l_unreachable",
         )
     ordinals = np.stack([h.order[hist.codes[:, j]] for j, h in enumerate(hist.hierarchies)], 1)
-    part = _partition(ordinals, hist.counts, k, diversity, sens, subj, people, weights)
+    need = _Need(hist.counts, k, diversity, sens, subj, people, weights)
+    part = _partition(ordinals, need)
     order = np.argsort(part, kind="stable")
     starts = np.flatnonzero(np.diff(part[order], prepend=-1))
     lows = np.minimum.reduceat(ordinals[order], starts, axis=0)
@@ -105,16 +107,20 @@ def mondrian(hist: QIHistogram, k: int, *, diversity: int = 1) -> MondrianCut:
     )
 
 
-def _partition(
-    ordinals: np.ndarray,
-    counts: np.ndarray,
-    k: int,
-    diversity: int,
-    sens: np.ndarray | None,
-    subj: np.ndarray | None = None,
-    people: int = 0,
-    weights: np.ndarray | None = None,
-) -> np.ndarray:
+@dataclass(frozen=True, eq=False)
+class _Need:
+    """What each side of a cut must keep, and the weights it is counted in."""
+
+    counts: np.ndarray  # rows per histogram row
+    k: int
+    diversity: int
+    sens: np.ndarray | None  # sensitive codes, when l-diversity is asked
+    subj: np.ndarray | None = None  # codes of subjects with several combinations (-1: none)
+    people: int = 0  # subjects each side needs; 0 when not counted in subjects
+    weights: np.ndarray | None = None  # single-combination subjects per histogram row
+
+
+def _partition(ordinals: np.ndarray, need: _Need) -> np.ndarray:
     """Partition id of every histogram row.
 
     All open partitions are cut together, one round per depth of the recursion: each round is
@@ -123,7 +129,8 @@ def _partition(
     """
     scale = np.maximum(ordinals.max(axis=0) - ordinals.min(axis=0), 1).astype(float)
     part = np.zeros(len(ordinals), dtype=np.int64)
-    total = np.array([int(counts.sum())], dtype=np.int64)
+    k = need.k
+    total = np.array([int(need.counts.sum())], dtype=np.int64)
     closed = np.array([False])  # no allowable cut: final, never tried again
     while True:
         # Partitions under 2k rows cannot be cut.
@@ -148,22 +155,7 @@ def _partition(
             pending &= widths[np.arange(len(starts)), dims] > 0
             if not pending.any():
                 break
-            found = _best_cuts(
-                sub,
-                rows,
-                owner,
-                dims,
-                pending,
-                total[parts],
-                counts,
-                k,
-                diversity,
-                sens,
-                subj,
-                people,
-                weights,
-            )
-            chosen, at, left = found
+            chosen, at, left = _best_cuts(sub, rows, owner, dims, pending, total[parts], need)
             cut_dim[chosen], cut_at[chosen], cut_left[chosen] = dims[chosen], at, left
             pending[chosen] = False
         split = cut_dim >= 0
@@ -189,16 +181,11 @@ def _best_cuts(
     dims: np.ndarray,
     pending: np.ndarray,
     totals: np.ndarray,
-    counts: np.ndarray,
-    k: int,
-    diversity: int,
-    sens: np.ndarray | None,
-    subj: np.ndarray | None = None,
-    people: int = 0,
-    weights: np.ndarray | None = None,
+    need: _Need,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each pending partition, along its preferred dimension, the allowable threshold
     closest to the weighted median: (partitions that have one, threshold, rows left of it)."""
+    k, sens, subj, weights = need.k, need.sens, need.subj, need.weights
     positions = np.flatnonzero(pending[owner])
     who = owner[positions]
     values = sub[positions, dims[who]]
@@ -206,7 +193,7 @@ def _best_cuts(
     positions, who, values = positions[order], who[order], values[order]
     new_part = np.diff(who, prepend=-1) != 0
     runs = np.diff(np.append(np.flatnonzero(new_part), len(who)))
-    left = _left_mass(counts[rows[positions]], new_part, runs)
+    left = _left_mass(need.counts[rows[positions]], new_part, runs)
     last_of_value = np.append((np.diff(who) != 0) | (np.diff(values) != 0), True)
     last_of_part = np.append(np.diff(who) != 0, True)
     candidates = np.flatnonzero(last_of_value & ~last_of_part)
@@ -214,7 +201,7 @@ def _best_cuts(
     size = totals[who[candidates]]
     allowed = (mass >= k) & (size - mass >= k)
     if sens is not None:
-        allowed &= _diverse(candidates, who, values, sens[rows[positions]], diversity)
+        allowed &= _diverse(candidates, who, values, sens[rows[positions]], need.diversity)
     if weights is not None:
         # k (and l) subjects on both sides: one weight per single-combination subject, plus
         # the distinct subjects with several combinations.
@@ -225,7 +212,7 @@ def _best_cuts(
         if subj is not None:
             left_split, right_split = _sides(candidates, who, values, subj[rows[positions]])
             on_left, on_right = on_left + left_split, on_right + right_split
-        allowed &= (on_left >= people) & (on_right >= people)
+        allowed &= (on_left >= need.people) & (on_right >= need.people)
     candidates, mass, size = candidates[allowed], mass[allowed], size[allowed]
     # Per partition, the candidate with the smallest imbalance (ties: the lower threshold).
     order = np.lexsort((candidates, np.abs(2 * mass - size), who[candidates]))
@@ -238,7 +225,8 @@ def _left_mass(weights: np.ndarray, new_part: np.ndarray, runs: np.ndarray) -> n
     """Running sum of ``weights`` within each partition (rows sorted by partition)."""
     running = np.cumsum(weights)
     before = (running - weights)[new_part]
-    return running - np.repeat(before, runs)
+    within: np.ndarray = running - np.repeat(before, runs)
+    return within
 
 
 def _diverse(
@@ -291,7 +279,7 @@ def _label(h: Hierarchy, low: int, high: int) -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _labeller(h: Hierarchy):  # type: ignore[no-untyped-def]
+def _labeller(h: Hierarchy) -> Callable[[int, int], str | None]:
     """A cached function (low, high) -> label for the ordinal axis of ``h``."""
     ranking = np.argsort(h.order[:-1])  # leaf code at each ordinal position
     leaves = np.asarray(h.leaves, dtype=object)[ranking]

@@ -28,10 +28,10 @@ import pandas as pd
 import pyarrow as pa
 
 from minimizer.guarantees.kanon import plan_k_anonymity, qi_histogram, verify_classes
-from minimizer.guarantees.kanon_plan import KAnonPlan
+from minimizer.guarantees.kanon.plan import KAnonPlan
 from minimizer.guarantees.typed_labels import coarsest, text_of, typed_labels
 from minimizer.hierarchy import TOP, Hierarchy
-from minimizer.pipeline import time_output
+from minimizer.outcome import time_output
 from minimizer.policy import KAnonymity, SourceSpec
 from minimizer.transforms.truncate_time import TruncateTime
 

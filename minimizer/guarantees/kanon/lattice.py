@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from minimizer.errors import GuaranteeError
-from minimizer.guarantees.kanon_grouping import class_sizes, group_rows, group_rows_weighted
-from minimizer.guarantees.kanon_histogram import QIHistogram
+from minimizer.guarantees.kanon.grouping import group_rows, group_rows_weighted, measure_classes
+from minimizer.guarantees.kanon.histogram import QIHistogram
 
 __all__ = ["NodeStats", "kept_classes", "search_full_domain"]
 
@@ -262,7 +262,7 @@ class _Lattice:
         offsets = np.array([self._lut_offset[j][levels[j]] for j in dims], dtype=np.int64)
         generalised = self._all_luts[codes + offsets]
         cards = [self._cards[j][levels[j]] for j in dims]
-        sizes, distinct, persons = class_sizes(
+        sizes, distinct, persons = measure_classes(
             generalised, cards, counts, sens, self.diversity > 1, subj, people
         )
         stats = self._evaluated[levels] = self._stats(levels, sizes, distinct, persons)

@@ -1,0 +1,57 @@
+"""German vehicle registration plates (Kfz-Kennzeichen): ``B-MW 1234``, ``M-AB 12E``.
+
+A plate names its holder through the vehicle register, so it is a direct identifier. Written
+with a dash after the district code it has a shape few other things have; "USB-C 3" or
+"DVB-T 2" have it too, so an unlabelled plate needs a real district code
+(Unterscheidungszeichen, FZV Anlage 1, current and re-introduced ones). Behind a label
+("Kennzeichen", "Kfz") any district-shaped code is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["DISTRICT_CODES", "plate_valid"]
+
+_CODES = """
+    A B C D E F G H K L M N P R S V W Y Z
+    AA AB AC AE AH AK AM AN AP AS AT AU AW AZ BA BB BC BD BE BF BH BI BK BL BM BN BO BS BT BZ
+    CB CE CO CW DA DD DE DH DL DM DN DO DU DW DZ EA EB ED EE EF EI EL EM EN ER ES EU EW FB FD
+    FF FG FL FN FO FR FS FT FW FZ GA GC GE GF GG GI GL GM GP GR GS GT GU GZ HA HB HC HD HE HF
+    HG HH HI HK HL HM HN HO HP HR HS HU HV HX HY HZ IK IL IN IZ JE JL KA KB KC KE KF KG KH KI
+    KK KL KM KN KO KR KS KT KU KW KY LA LB LC LD LF LG LH LI LL LM LN LO LP LR LU MA MB MC MD
+    ME MG MH MI MK ML MM MN MO MQ MR MS MT MW MY MZ NB ND NE NF NH NI NK NL NM NP NR NT NU NW
+    NY NZ OA OB OC OD OE OF OG OH OK OL OP OS OZ PA PB PE PF PI PL PM PN PR PS PW PZ RA RC RD
+    RE RG RH RI RL RM RN RO RP RS RT RU RV RW RZ SB SC SE SG SI SK SL SM SN SO SP SR ST SU SW
+    SY SZ TE TF TG TO TP TR TS TT TÜ UE UH UL UM UN VB VE VG VK VR VS WA WB WE WF WG WI WK WL
+    WM WN WO WR WS WT WU WW WZ ZE ZI ZP ZR ZW
+    AIC ALF ALZ ANA ANG ANK APD ARN ART ASL ASZ AUR AZE BAD BAR BBG BBL BCH BED BER BGD BGL BID
+    BIN BIR BIT BIW BKS BLB BLK BNA BOG BOH BOR BOT BRA BRB BRG BRK BRL BRV BSB BSK BTF BÜD BUL
+    BÜR BÜS BÜZ CAS CHA CLP CLZ COC COE CUX DAH DAN DAU DBR DEG DEL DGF DIL DIN DIZ DKB DLG DON
+    DUD DÜW EBE EBN EBS ECK EIC EIL EIN EIS EMD EMS ERB ERH ERK ERZ ESB ESW FDB FDS FEU FFB FKB
+    FLÖ FOR FRG FRI FRW FTL FÜS GAN GAP GDB GEL GEO GER GHA GHC GLA GMN GNT GOA GOH GRA GRH GRI
+    GRM GRZ GTH GUB GUN GVM HAB HAL HAM HAS HBN HBS HCH HDH HDL HEB HEF HEI HER HET HGN HGW HHM
+    HIG HIP HMÜ HOG HOH HOL HOM HOR HÖS HOT HRO HSK HST HVL HWI IGB ILL JÜL KEH KEL KEM KIB KLE
+    KLZ KÖN KÖT KÖZ KRU KÜN KUS KYF LAN LAU LBS LBZ LDK LDS LEO LER LEV LIB LIF LIP LÖB LOS LRO
+    LSA LSN LSZ LUK LWL MAB MAI MAK MAL MED MEG MEI MEK MEL MER MET MGH MGN MHL MIL MKK MOD MOL
+    MON MOS MSE MSH MSP MST MTK MTL MÜB MÜR MVL MYK MZG NAB NAI NAU NDH NEA NEB NEC NEN NES NEW
+    NMB NMS NOH NOL NOM NOR NVP NWM OAL OBB OBG OCH OHA ÖHR OHV OHZ OPR OSL OVI OVL OVP PAF PAN
+    PAR PCH PEG PIR PLÖ PRÜ QFT QLB RDG REG REH REI RID RIE ROD ROF ROK ROL ROS ROT ROW RSL RÜD
+    RÜG SAB SAD SAN SAW SBG SBK SCZ SDH SDL SDT SEB SEE SEF SEL SFB SFT SGH SHA SHG SHK SHL SIG
+    SIM SLE SLF SLK SLN SLS SLÜ SLZ SMÜ SOB SOG SOK SÖM SON SPB SPN SRB SRO STA STB STD STE STL
+    SUL SÜW SWA SZB TBB TDO TET TIR TÖL TUT UEM UER UFF USI VAI VEC VER VIB VIE VIT VOH WAF WAK
+    WAN WAR WAT WBS WDA WEL WEN WER WES WHV WIL WIS WIT WIZ WLG WMS WND WOB WOH WOL WOR WOS WRN
+    WSF WST WSW WTL WTM WUG WÜM WUN WUR WZL ZEL ZIG
+"""
+DISTRICT_CODES = frozenset(_CODES.split())
+
+# district, dash or space, one or two letters, a number 1-9999 without leading zero, and an
+# optional E (electric) or H (historic)
+PLATE = r"[A-ZÄÖÜ]{1,3}[ -][A-Z]{1,2}[ -]?[1-9][0-9]{0,3}[EH]?"
+_DISTRICT = re.compile(r"[A-ZÄÖÜ]{1,3}(?=[ -][A-Z]{1,2}[ -]?[1-9][0-9]{0,3}[EH]?$)")
+
+
+def plate_valid(span: str) -> bool:
+    """A dash-written plate whose district code is a real one (unlabelled spans)."""
+    found = _DISTRICT.search(span)
+    return found is not None and found.group(0) in DISTRICT_CODES and "-" in span
