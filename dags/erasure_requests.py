@@ -31,23 +31,26 @@ def erasure_requests() -> None:
     @task
     def collect() -> str | None:
         """Pending requests into one owner-only request file; its path, or None."""
-        from minimizer.rights.requests import ErasureSettings, collect_task
+        from minimizer.orchestration.environment import erasure_settings
+        from minimizer.rights.requests import collect_task
 
-        return collect_task(ErasureSettings.from_airflow())
+        return collect_task(erasure_settings())
 
     @task
     def erase(path: str | None) -> dict[str, Any]:
         """Erase every requested subject in the warehouse; counts and keyed ids only."""
-        from minimizer.rights.requests import ErasureSettings, erase_task
+        from minimizer.orchestration.environment import erasure_settings
+        from minimizer.rights.requests import erase_task
 
-        return erase_task(ErasureSettings.from_airflow(), path)
+        return erase_task(erasure_settings(), path)
 
     @task
     def acknowledge(path: str | None, summary: dict[str, Any]) -> int:
         """Mark the CRM requests done, archive the drop files, delete the request file."""
-        from minimizer.rights.requests import ErasureSettings, acknowledge_task
+        from minimizer.orchestration.environment import erasure_settings
+        from minimizer.rights.requests import acknowledge_task
 
-        return acknowledge_task(ErasureSettings.from_airflow(), path)
+        return acknowledge_task(erasure_settings(), path)
 
     path = collect()
     acknowledge(path, erase(path))

@@ -32,8 +32,8 @@ from minimizer import lineage, service
 from minimizer.errors import GuaranteeError
 from minimizer.flow import RunState, Steps
 from minimizer.keys import KeyRing
-from minimizer.lineage.airflow import emit_staged_run
 from minimizer.lineage.events import SCHEMA_FILE, PrivacyRunFacet, run_uuid
+from minimizer.orchestration.lineage import emit_staged_run
 from minimizer.pipeline import RunReport, Sources
 from minimizer.policy import load_policy
 from minimizer.synth import generate

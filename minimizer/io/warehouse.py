@@ -67,6 +67,7 @@ from minimizer.io.drivers.sql import (
     table_ddl,
     upsert_sql,
 )
+from minimizer.io.sources._common import PANDAS_TYPES
 from minimizer.policy import RESERVED_SCHEMAS as POLICY_RESERVED_SCHEMAS
 from minimizer.policy import reserved_name
 
@@ -356,17 +357,25 @@ class Transaction:
         self, schema: str, table: str, columns: Sequence[str], patterns: Sequence[str]
     ) -> int:
         """Rows where any of the columns (as text) is LIKE any pattern (escape ``\\``)."""
-        self._at("count like", schema, table)
-        where = like_any_sql(columns, len(patterns), self._d)
-        sql = f"SELECT count(*) FROM {qualified(schema, table, self._d)} WHERE {where}"
-        return _count(self._driver.execute(sql, list(patterns) * len(columns)))
+        return self._like("count", schema, table, columns, patterns)
 
     def delete_like(
         self, schema: str, table: str, columns: Sequence[str], patterns: Sequence[str]
     ) -> int:
-        self._at("delete like", schema, table)
+        return self._like("delete", schema, table, columns, patterns)
+
+    def _like(
+        self,
+        verb: Literal["count", "delete"],
+        schema: str,
+        table: str,
+        columns: Sequence[str],
+        patterns: Sequence[str],
+    ) -> int:
+        self._at(f"{verb} like", schema, table)
         where = like_any_sql(columns, len(patterns), self._d)
-        sql = f"DELETE FROM {qualified(schema, table, self._d)} WHERE {where}"
+        head = "SELECT count(*) FROM" if verb == "count" else "DELETE FROM"
+        sql = f"{head} {qualified(schema, table, self._d)} WHERE {where}"
         return _count(self._driver.execute(sql, list(patterns) * len(columns)))
 
     def remap(
@@ -668,20 +677,11 @@ class Warehouse:
 
 # ---------------------------------------------------------------- results as frames
 
-# Arrow -> pandas dtypes for reads: integers stay integers when a column holds nulls.
-_PANDAS_TYPES: dict[pa.DataType, object] = {
-    pa.int8(): pd.Int8Dtype(),
-    pa.int16(): pd.Int16Dtype(),
-    pa.int32(): pd.Int32Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-}
-
 
 def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
     """A query result as pandas, the same way for every target (dates as ``datetime.date``,
     decimals as ``Decimal``, aware timestamps in UTC, nullable integers and booleans)."""
-    return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+    return table.to_pandas(types_mapper=PANDAS_TYPES.get)
 
 
 # ---------------------------------------------------------------- checks on staged files

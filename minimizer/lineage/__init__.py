@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from minimizer.policy import Policy
 
 # The events module (and the OpenLineage client, slow to import) loads only when events go out.
-__all__ = ["Emitter", "airflow_emitter", "cli_emitter", "emit_run", "is_configured"]
+__all__ = ["Emitter", "cli_emitter", "emit_run", "is_configured"]
 
 log = logging.getLogger("minimizer.lineage")
 
@@ -52,22 +51,6 @@ def cli_emitter() -> Emitter | None:
     from openlineage.client import OpenLineageClient
 
     return OpenLineageClient()
-
-
-def airflow_emitter() -> Emitter | None:
-    """The OpenLineage provider's adapter (None when the provider is disabled or has no
-    transport); without the provider, the plain client as on the CLI. Only inside Airflow
-    (airflow already imported): importing it elsewhere would read its configuration early."""
-    if "airflow" not in sys.modules:
-        return cli_emitter()
-    try:
-        from airflow.providers.openlineage import conf
-        from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
-    except ImportError:
-        return cli_emitter()
-    if conf.is_disabled():
-        return None
-    return OpenLineageAdapter()
 
 
 def emit_run(

@@ -31,16 +31,20 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minimizer.errors import MinimizerError
 from minimizer.keys import KeyRing, load_keyring
 from minimizer.service import default_artifacts
 
+if TYPE_CHECKING:
+    from minimizer.rights.requests import ErasureSettings
+
 __all__ = [
     "CONNECTIONS",
     "Environment",
     "SetupError",
+    "erasure_settings",
     "from_airflow",
     "warehouse_options",
     "warehouse_target",
@@ -184,3 +188,23 @@ def _artifacts(warehouse: str) -> Path:
         # A worker's working directory is a temporary one: keep the records in a fixed place.
         return Path.home() / "minimizer-artifacts"
     return default_artifacts(warehouse)
+
+
+def erasure_settings() -> ErasureSettings:
+    """Inside a task of the erasure DAG: the warehouse, CRM and key ring of the ``minimise_*``
+    DAGs (connections ``minimizer_warehouse``, ``minimizer_crm``; see docs/airflow.md), and the
+    drop folder from the Variable ``minimizer_erasure_drop`` or MINIMIZER_ERASURE_DROP."""
+    from airflow.sdk import Variable
+
+    from minimizer.rights.requests import ErasureSettings, drop_folder, policy_dir, work_dir
+
+    env = from_airflow()
+    drop = Variable.get("minimizer_erasure_drop", default=None)
+    return ErasureSettings(
+        warehouses=(env.warehouse,),
+        purposes=policy_dir(dict(os.environ)),
+        crm=env.crm,
+        drop=drop_folder(drop or os.environ.get("MINIMIZER_ERASURE_DROP")),
+        work=work_dir(dict(os.environ)),
+        keyring=env.keyring,
+    )

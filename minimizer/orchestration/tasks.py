@@ -291,7 +291,7 @@ def cleanup(run: Run, env: Environment, purpose: str) -> dict[str, Any]:
             flow.record(env.artifacts, report, keep_from_env())
             recorded = report.status
     if where.is_dir():
-        from minimizer.lineage.airflow import emit_staged_run
+        from minimizer.orchestration.lineage import emit_staged_run
 
         # OpenLineage START and COMPLETE/FAIL through the provider, however the run ended.
         emit_staged_run(run.policy, where, warehouse=env.warehouse, sources=_sources(env))

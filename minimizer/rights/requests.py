@@ -309,44 +309,24 @@ class ErasureSettings:
             raise MinimizerError("set MINIMIZER_WAREHOUSE (one or more targets, comma-separated)")
         return cls(
             warehouses=tuple(t.strip() for t in targets),
-            purposes=_purposes(env),
+            purposes=policy_dir(env),
             crm=env.get("MINIMIZER_CRM_URL") or None,
-            drop=_drop(env.get("MINIMIZER_ERASURE_DROP")),
-            work=_work(env),
-        )
-
-    @classmethod
-    def from_airflow(cls) -> ErasureSettings:
-        """Inside a task: the warehouse, CRM and key ring of the ``minimise_*`` DAGs
-        (connections ``minimizer_warehouse``, ``minimizer_crm``; see docs/airflow.md), and the
-        drop folder from the Variable ``minimizer_erasure_drop`` or MINIMIZER_ERASURE_DROP."""
-        from airflow.sdk import Variable
-
-        from minimizer.orchestration.environment import from_airflow
-
-        env = from_airflow()
-        drop = Variable.get("minimizer_erasure_drop", default=None)
-        return cls(
-            warehouses=(env.warehouse,),
-            purposes=_purposes(dict(os.environ)),
-            crm=env.crm,
-            drop=_drop(drop or os.environ.get("MINIMIZER_ERASURE_DROP")),
-            work=_work(dict(os.environ)),
-            keyring=env.keyring,
+            drop=drop_folder(env.get("MINIMIZER_ERASURE_DROP")),
+            work=work_dir(env),
         )
 
 
-def _purposes(env: dict[str, str]) -> Path:
+def policy_dir(env: dict[str, str]) -> Path:
     # The same variable the minimise_* DAGs read their policies from.
     default = Path(__file__).resolve().parents[2] / "configs" / "purposes"
     return Path(env.get("MINIMIZER_POLICY_DIR") or default)
 
 
-def _drop(text: str | None) -> Path | None:
+def drop_folder(text: str | None) -> Path | None:
     return Path(text) if text else None
 
 
-def _work(env: dict[str, str]) -> Path:
+def work_dir(env: dict[str, str]) -> Path:
     return Path(
         env.get("MINIMIZER_ERASURE_WORK") or Path(tempfile.gettempdir()) / "minimizer-erasure"
     )

@@ -9,7 +9,7 @@ import pytest
 
 from minimizer.flow import RunState, run_purpose
 from minimizer.keys import KeyRing
-from minimizer.lineage.airflow import emit_staged_run
+from minimizer.orchestration.lineage import emit_staged_run
 from minimizer.pipeline import Sources
 from minimizer.policy import load_policy
 from tests.conftest import AS_OF, TEST_MASTER
@@ -63,7 +63,7 @@ def test_the_cleanup_emits_the_final_report_through_the_provider(
 def test_a_disabled_provider_sends_nothing(airflow_home, tmp_path, monkeypatch, disabled):
     from airflow.providers.openlineage import conf
 
-    from minimizer.lineage import airflow_emitter
+    from minimizer.orchestration.lineage import airflow_emitter
 
     monkeypatch.setenv("OPENLINEAGE_DISABLED", disabled)
     getattr(conf.is_disabled, "cache_clear", lambda: None)()

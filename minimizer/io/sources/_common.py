@@ -11,14 +11,33 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
+import pyarrow as pa
 
 from minimizer.errors import SourceError
 
-__all__ = ["TIMESTAMP_DTYPE", "as_utc", "fetch_list", "in_window", "require_columns", "to_utc"]
+__all__ = [
+    "PANDAS_TYPES",
+    "TIMESTAMP_DTYPE",
+    "as_utc",
+    "fetch_list",
+    "in_window",
+    "require_columns",
+    "to_utc",
+]
 
 # One time type for every source, so chunks of a run concatenate and stage to one Arrow schema.
 TIMESTAMP_DTYPE = "datetime64[us, UTC]"
 _ISO_START = r"\d{4}-\d{2}-\d{2}"
+
+# Arrow -> pandas dtypes that keep nulls without turning integers into floats: every chunk of a
+# run has the same dtypes (and stages to one Arrow schema), and warehouse reads give integers.
+PANDAS_TYPES: dict[pa.DataType, object] = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -33,7 +33,14 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from minimizer.errors import SourceError
-from minimizer.io.sources._common import as_utc, fetch_list, in_window, require_columns, to_utc
+from minimizer.io.sources._common import (
+    PANDAS_TYPES,
+    as_utc,
+    fetch_list,
+    in_window,
+    require_columns,
+    to_utc,
+)
 
 __all__ = ["EventSource"]
 
@@ -43,16 +50,6 @@ _PARTITIONING = ds.partitioning(_PARTITION, flavor="hive")
 _DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
 _MARGIN = timedelta(days=1)
 _TICK = timedelta(microseconds=1)  # ``until`` is exclusive
-
-# Arrow -> pandas dtypes that keep nulls without turning integers into floats, so every chunk
-# of a run has the same dtypes (and stages to the same Arrow schema).
-_PANDAS_TYPES: dict[pa.DataType, object] = {
-    pa.int8(): pd.Int8Dtype(),
-    pa.int16(): pd.Int16Dtype(),
-    pa.int32(): pd.Int32Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-}
 
 
 def _day_bounds(
@@ -239,7 +236,7 @@ class EventSource:
 
     @staticmethod
     def _frame(table: pa.Table, time_column: str | None) -> pd.DataFrame:
-        frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+        frame = table.to_pandas(types_mapper=PANDAS_TYPES.get)
         stamps = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
         for name in dict.fromkeys([*stamps, *([time_column] if time_column else [])]):
             frame[name] = to_utc(frame[name])

@@ -8,18 +8,35 @@ final report (``publish.json``, or the most advanced report of a run that failed
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from minimizer.lineage import airflow_emitter, emit_run
+from minimizer.lineage import Emitter, cli_emitter, emit_run
 from minimizer.pipeline import RunReport, Sources
 from minimizer.policy import load_policy
 from minimizer.report import RunStatus
 
-__all__ = ["emit_staged_run"]
+__all__ = ["airflow_emitter", "emit_staged_run"]
 
 # The reports a run leaves in its staging directory, most advanced first.
 _REPORTS = ("publish", "failed", "retention", "load", "gate", "minimise", "extract")
+
+
+def airflow_emitter() -> Emitter | None:
+    """The OpenLineage provider's adapter (None when the provider is disabled or has no
+    transport); without the provider, the plain client as on the CLI. Only inside Airflow
+    (airflow already imported): importing it elsewhere would read its configuration early."""
+    if "airflow" not in sys.modules:
+        return cli_emitter()
+    try:
+        from airflow.providers.openlineage import conf
+        from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
+    except ImportError:
+        return cli_emitter()
+    if conf.is_disabled():
+        return None
+    return OpenLineageAdapter()
 
 
 def emit_staged_run(policy_file: Path, where: Path, *, warehouse: str, sources: Sources) -> int:
