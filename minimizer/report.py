@@ -232,6 +232,9 @@ def print_plan(
 
 def _published(policy: Policy | None, name: str, s: SourceReport) -> list[str]:
     if policy is not None and name in policy.sources:
+        agg = policy.sources[name].aggregate
+        if agg is not None:  # counts per group: the subject is counted, never published
+            return [*agg.by, *agg.measures]
         return [c.output for c in plan_source(policy, name).outputs if c.output]
     return list(s.schema.names) if s.schema is not None else []
 

@@ -193,9 +193,10 @@ def location_findings(loc: Mapping[str, Any], max_unicity: float | None = None) 
         mark = f" — {'above' if above else 'below'} {whose} of {_pct(target)}"
         found.append(
             Finding(
-                f"unicity with {p} points: the share of subjects singled out by {p} random "
-                f"(place, time) points of their trace: {was}{_pct(after)} after, on the "
-                f"published (cell, time bucket){mark}",
+                f"unicity with {p} points: the share of subjects (basis: distinct values of "
+                f"the subject column, i.e. tokens where the pseudonym rotates) singled out by "
+                f"{p} random (place, time) points of their trace: {was}{_pct(after)} after, on "
+                f"the published (cell, time bucket), before any max_unicity cap{mark}",
                 warning=above,
             )
         )

@@ -325,3 +325,53 @@ def build_suites(
             },
         )
     return suites
+
+
+def loaded_aggregate_suites(policy: Policy) -> dict[str, ExpectationSuite]:
+    """The suite of each aggregate table as it is LOADED (group counts, not the staged rows the
+    run's gate checks): what `audit verify` re-runs against the warehouse. Derived from the
+    policy: the columns are the group-by keys and the measures; no published group is below
+    ``min_distinct_subjects`` (the released, possibly noisy, count: what the run withheld on);
+    keys are null only in the pooled remainder row."""
+    suites = {}
+    for source, spec in policy.sources.items():
+        agg = spec.aggregate
+        if agg is None:
+            continue
+        keys = [_ident(k) for k in agg.by]
+        any_null = " OR ".join(f"{k} IS NULL" for k in keys)
+        all_null = " AND ".join(f"{k} IS NULL" for k in keys)
+        expectations: list[Expectation] = [
+            ExpectTableColumnsToMatchSet(column_set=[*agg.by, *agg.measures], exact_match=True),
+        ]
+        if "distinct_subjects" in agg.measures:
+            small = f"distinct_subjects < {int(agg.min_distinct_subjects)}"
+            if agg.small_groups == "remainder":
+                small = f"({small}) AND NOT ({all_null})"
+            expectations.append(
+                UnexpectedRowsExpectation(
+                    unexpected_rows_query=f"SELECT * FROM {{batch}} WHERE {small}",
+                    description=f"aggregate: every published group counts at least "
+                    f"{agg.min_distinct_subjects} distinct subjects",
+                    meta={"check": "aggregate_threshold", "columns": list(agg.by)},
+                )
+            )
+        remainder = f" AND NOT ({all_null})" if agg.small_groups == "remainder" else ""
+        expectations.append(
+            UnexpectedRowsExpectation(
+                unexpected_rows_query=f"SELECT * FROM {{batch}} WHERE ({any_null}){remainder}",
+                description="aggregate: group keys are never null"
+                + (" (but in the one remainder row)" if remainder else ""),
+                meta={"check": "aggregate_keys", "columns": list(agg.by)},
+            )
+        )
+        suites[source] = ExpectationSuite(
+            name=suite_name(policy.purpose, source),
+            expectations=expectations,
+            meta={
+                "generated_by": "minimizer.gate from the policy (aggregate, as loaded)",
+                "policy_sha256": policy.sha256,
+                "policy_file": policy.file,
+            },
+        )
+    return suites

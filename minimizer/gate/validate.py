@@ -12,6 +12,8 @@ run id. One ephemeral GX context per run; nothing persisted but the artefacts un
     index.html                the outcome as a static page, linking GX's pages (works offline)
     gate.json                 the outcome: per table, expectations evaluated and failed (counts)
     suites/<table>.json       the suite that ran, published for re-running (audit verify)
+    suites/<table>.loaded.json  for an aggregate table, the suite of the loaded counts (the
+                              run checked the staged rows): what audit verify re-runs
     results/<table>.json      the GX validation result
     data_docs/index.html      the static Data Docs site (assets: <artifacts>/gate/_assets/)
 
@@ -471,7 +473,19 @@ def validate_tables(
     outcome.seconds["validate"] = round(time.perf_counter() - started, 3)
     if directory is not None:
         started = time.perf_counter()
-        _write(directory, policy.purpose, outcome, results, suites, retention_cutoff, gx_context)
+        from minimizer.gate.suite import loaded_aggregate_suites
+
+        loaded = loaded_aggregate_suites(policy)
+        _write(
+            directory,
+            policy.purpose,
+            outcome,
+            results,
+            suites,
+            loaded,
+            retention_cutoff,
+            gx_context,
+        )
         outcome.seconds["artifacts"] = round(time.perf_counter() - started, 3)
     return outcome
 
@@ -482,6 +496,7 @@ def _write(
     outcome: GateOutcome,
     results: dict[str, Any],
     suites: dict[str, Any],
+    loaded: Mapping[str, Any],
     retention_cutoff: datetime,
     gx_context: Any,
 ) -> None:
@@ -495,12 +510,18 @@ def _write(
         (directory / "results" / f"{table}.json").write_text(json.dumps(doc, indent=1) + "\n")
         suite = suites[table].to_json_dict()
         (directory / "suites" / f"{table}.json").write_text(json.dumps(suite, indent=1) + "\n")
+    for table, suite in loaded.items():
+        doc = suite.to_json_dict()
+        (directory / "suites" / f"{table}.loaded.json").write_text(json.dumps(doc, indent=1) + "\n")
     published = {
         "format": "minimizer-gate-suites/1",
         "purpose": purpose,
         "run_id": outcome.run_id,
         "parameters": {RETENTION_PARAMETER: retention_cutoff.isoformat()},
-        "tables": {table: f"suites/{table}.json" for table in results},
+        "tables": {
+            table: f"suites/{table}.loaded.json" if table in loaded else f"suites/{table}.json"
+            for table in results
+        },
     }
     (directory / "suites" / "index.json").write_text(json.dumps(published, indent=1) + "\n")
     gx_context.build_data_docs(site_names=[_SITE])

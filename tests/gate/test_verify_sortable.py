@@ -20,14 +20,8 @@ from tests.conftest import TEST_MASTER_B64
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = sorted((ROOT / "configs" / "purposes").glob("*.yaml"))
 ORDERS = "churn_analysis.orders"
-# Purposes that publish rows. An aggregate table holds group counts, not the staged rows its
-# published suite checked, so verify cannot re-run that suite on it (left to the aggregate
-# checks; see minimizer.aggregate.checks).
-ROW_PURPOSES = [
-    p.purpose
-    for p in map(load_policy, POLICIES)
-    if not any(s.aggregate is not None for s in p.sources.values())
-]
+FOOTFALL = "footfall_heatmap.events"  # an aggregate: verify re-runs the loaded counts' suite
+PURPOSES = [load_policy(p).purpose for p in POLICIES]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +39,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, synth_sources: Path) -> tuple
 
 
 def _verify(warehouse: Path, artifacts: Path) -> int:
-    purposes = [a for p in ROW_PURPOSES for a in ("--purpose", p)]
+    purposes = [a for p in PURPOSES for a in ("--purpose", p)]
     args = ["audit", "verify", "--warehouse", str(warehouse), "--artifacts", str(artifacts)]
     return main([*args, *purposes])
 
@@ -120,3 +114,44 @@ def test_verify_fails_when_the_bound_says_more_than_the_label_or_is_missing(
     seen = capsys.readouterr()
     assert expectation in seen.err and ORDERS in seen.err
     assert "7.31" not in seen.out + seen.err  # counts and names only, never a value
+
+
+def test_an_aggregate_table_verifies_against_the_suite_of_its_loaded_counts(
+    demo: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    warehouse, artifacts = demo
+    assert _verify(warehouse, artifacts) == 0
+    assert f"{FOOTFALL}:" in capsys.readouterr().out
+    (index,) = (
+        i
+        for i in (artifacts / "gate").glob("*/suites/index.json")
+        if json.loads(i.read_text())["purpose"] == "footfall_heatmap"
+    )
+    assert json.loads(index.read_text())["tables"]["events"] == "suites/events.loaded.json"
+    suite = json.loads((index.parent / "events.loaded.json").read_text())
+    checks = {e["meta"]["check"] for e in suite["expectations"] if e.get("meta")}
+    assert {"aggregate_threshold", "aggregate_keys"} <= checks
+
+
+# (the test's few synthetic visitors may leave every group withheld: the rows are added)
+_ROW = "INSERT INTO " + FOOTFALL + " (cell, hour, events, distinct_subjects) VALUES "
+AGGREGATE_TAMPERING = {
+    # a group below the threshold: the one person in it could be singled out
+    "small_group": _ROW + "('861fb4667ffffff', TIMESTAMP '2026-11-02 10:00:00', 3, 1)",
+    # a row-level token put back beside the counts
+    "token_column": f"ALTER TABLE {FOOTFALL} ADD COLUMN visitor VARCHAR",
+    # a key blanked: counts of an unnamed group
+    "null_key": _ROW + "(NULL, TIMESTAMP '2026-11-02 10:00:00', 40, 20)",
+}
+
+
+@pytest.mark.parametrize("case", sorted(AGGREGATE_TAMPERING))
+def test_verify_fails_when_the_loaded_counts_are_tampered_with(
+    case: str, demo: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    warehouse = _copy(demo, tmp_path)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(AGGREGATE_TAMPERING[case])
+    capsys.readouterr()
+    assert _verify(warehouse, demo[1]) == 3
+    assert FOOTFALL in capsys.readouterr().err
