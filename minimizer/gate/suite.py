@@ -315,16 +315,22 @@ def build_suites(
             *_cell_sizes(policy, source),
             *_sortable_bounds(policy, source),
         ]
-        suites[source] = ExpectationSuite(
-            name=suite_name(policy.purpose, source),
-            expectations=expectations,
-            meta={
-                "generated_by": "minimizer.gate from the policy",
-                "policy_sha256": policy.sha256,
-                "policy_file": policy.file,
-            },
-        )
+        suites[source] = _suite(policy, source, expectations, "minimizer.gate from the policy")
     return suites
+
+
+def _suite(
+    policy: Policy, source: str, expectations: list[Expectation], generated_by: str
+) -> ExpectationSuite:
+    """A table's suite, named and stamped with the policy it derives from."""
+    meta = {
+        "generated_by": generated_by,
+        "policy_sha256": policy.sha256,
+        "policy_file": policy.file,
+    }
+    return ExpectationSuite(
+        name=suite_name(policy.purpose, source), expectations=expectations, meta=meta
+    )
 
 
 def loaded_aggregate_suites(policy: Policy) -> dict[str, ExpectationSuite]:
@@ -365,13 +371,6 @@ def loaded_aggregate_suites(policy: Policy) -> dict[str, ExpectationSuite]:
                 meta={"check": "aggregate_keys", "columns": list(agg.by)},
             )
         )
-        suites[source] = ExpectationSuite(
-            name=suite_name(policy.purpose, source),
-            expectations=expectations,
-            meta={
-                "generated_by": "minimizer.gate from the policy (aggregate, as loaded)",
-                "policy_sha256": policy.sha256,
-                "policy_file": policy.file,
-            },
-        )
+        made_by = "minimizer.gate from the policy (aggregate, as loaded)"
+        suites[source] = _suite(policy, source, expectations, made_by)
     return suites
