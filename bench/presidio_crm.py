@@ -30,6 +30,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     frame = crm_table(np.random.default_rng(1), args.rows)
     # Fixed-width synthetic values: masking all but the last n is a fixed count per column.
@@ -54,12 +55,28 @@ def main() -> None:
     }
     engine = StructuredEngine()
     phone, email = frame["phone"].iloc[0], frame["email"].iloc[0]  # it rewrites the frame
-    t0 = time.perf_counter()
-    out = engine.anonymize(frame, analysis, operators=operators)
-    seconds = time.perf_counter() - t0
+    # Best of --repeat on fresh copies: on a shared machine the least time is the one that
+    # measures the code, not the neighbours. CPU seconds too: a single thread, like ours.
+    seconds = cpu = float("inf")
+    for _ in range(args.repeat):
+        work = frame.copy()
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = engine.anonymize(work, analysis, operators=operators)
+        seconds = min(seconds, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
     assert out["phone"].iloc[0] == "*" * (phone_len - 2) + phone[-2:]
     assert out["email"].iloc[0] != email
-    print(json.dumps({"rows": args.rows, "seconds": seconds, "rows_per_s": args.rows / seconds}))
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "seconds": seconds,
+                "cpu_s": cpu,
+                "rows_per_s": args.rows / seconds,
+                "rows_per_cpu_s": args.rows / cpu,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

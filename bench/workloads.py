@@ -35,15 +35,17 @@ def event_chunk(rng: np.random.Generator, n: int, subjects: int) -> pd.DataFrame
     )
 
 
-def write_events(root: Path, total: int, per_day: int, subjects: int) -> None:
-    """``root/date=YYYY-MM-DD/part-0.parquet``, ``per_day`` events a day, each event's time
-    inside its folder's day (not timed by any bench)."""
+def write_events(
+    root: Path, total: int, per_day: int, subjects: int, first_day: date = FIRST_DAY
+) -> None:
+    """``root/date=YYYY-MM-DD/part-0.parquet``, ``per_day`` events a day from ``first_day``,
+    each event's time inside its folder's day (not timed by any bench)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(0)
     for i, start in enumerate(range(0, total, per_day)):
-        day = FIRST_DAY + timedelta(days=i)
+        day = first_day + timedelta(days=i)
         n = min(per_day, total - start)
         frame = event_chunk(rng, n, subjects)
         midnight = np.datetime64(day.isoformat(), "us")

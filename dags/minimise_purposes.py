@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task, teardown
 
+from minimizer.orchestration.spark import build_chain
 from minimizer.policy import load_policy
 
 POLICIES = Path(
@@ -87,10 +88,8 @@ def build(policy_file: Path) -> None:
 
             return call_cleanup(path, purpose, context)
 
-        report = extract()
-        for name in STEPS:
-            report = step(name)(report)
-        report >> cleanup()
+        # extract >> STEPS, or on Spark (policy `engine: spark`): spark_stage >> gate >> ...
+        build_chain(policy, path, extract, step, list(STEPS)) >> cleanup()
 
     purpose_dag()
 

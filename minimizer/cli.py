@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -185,6 +185,14 @@ def run(
             "default MINIMIZER_KEEP_ARTIFACTS, else keep all)."
         ),
     ] = None,
+    engine: Annotated[
+        Literal["local", "spark"],
+        typer.Option(help="Stage the sources in this process, or on Apache Spark."),
+    ] = "local",
+    master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL (--engine spark; default local[*])."),
+    ] = None,
 ) -> None:
     """Extract, minimise, check and load one purpose. Exit 3 if a check fails: nothing loads."""
     from minimizer.audit.explain import summary_collapsed
@@ -203,6 +211,8 @@ def run(
         artifacts=artifacts,
         console=err,
         keep_artifacts=parse_keep(keep_artifacts) if keep_artifacts else None,
+        engine=engine,
+        master=master,
     )
     policy = load_policy(policy_file)
     print_run(out, report, policy, summary_collapsed(warehouse, policy))
@@ -369,8 +379,12 @@ def keys_init(
     path = file or default_key_file()
     if path.exists() and not force:
         raise MinimizerError(f"{path} exists; use --force to replace it (old tokens are lost)")
-    KeyRing.new().save(path)
-    out.print(f"wrote a new key ring to {path} (mode 0600)", highlight=False)
+    ring = KeyRing.new()
+    ring.save(path)
+    out.print(
+        f"wrote a new key ring to {path} (mode 0600; version 1, {ring.scheme()} tokens)",
+        highlight=False,
+    )
     if path.resolve() != default_key_file().resolve():
         out.print("use it with:")
         out.print(f"  export MINIMIZER_KEY_FILE={path}", highlight=False)
@@ -386,9 +400,12 @@ def keys_rotate() -> None:
     ring = load_keyring()
     if ring.path is None:
         raise MinimizerError("rotation needs a key file: set MINIMIZER_KEY_FILE")
+    before = ring.scheme()
     version = ring.rotate()
     ring.save(ring.path)
-    out.print(f"key version {version} is now current; re-key the warehouse next")
+    scheme = ring.scheme()
+    moved = f" (tokens move from {before} to {scheme})" if scheme != before else ""
+    out.print(f"key version {version} ({scheme}) is now current; re-key the warehouse next{moved}")
 
 
 app.command("erase")(rights_cli.erase)

@@ -190,6 +190,11 @@ def _print_movement(console: Console, report: RunReport) -> None:
             f"; ε {agg['epsilon']:g} per visitor-day (OpenDP), counts within "
             + ", ".join(f"±{m['error_95']:.0f} {n}" for n, m in agg["measures"].items())
             + f" at 95%; {agg['published_partitions']:,} of {agg['partitions']:,} cell-hours shown"
+            + (
+                f", {agg['republished_partitions']:,} re-published unchanged"
+                if agg.get("republished_partitions")
+                else ""
+            )
             if "error_95" in agg
             else ""
         )
@@ -199,9 +204,13 @@ def _print_movement(console: Console, report: RunReport) -> None:
         )
     ledger = report.guarantees.get("privacy_ledger")
     if ledger:
+        # Every fresh release of a day spends again; an unchanged day re-published spends 0.
+        fresh, again = len(ledger.get("days") or {}), len(ledger.get("republished") or {})
         console.print(
-            f"    privacy budget: ε {ledger['spent_in_window']:g} of {ledger['budget_epsilon']:g}"
-            f" spent in {ledger['period_days']} days, {ledger['left_in_window']:g} left",
+            f"    privacy budget: this run ε {ledger['epsilon_this_run']:g} ({fresh} day(s)"
+            f" released afresh, {again} re-published at ε 0); ε {ledger['spent_in_window']:g}"
+            f" of {ledger['budget_epsilon']:g} spent in {ledger['period_days']} days,"
+            f" {ledger['left_in_window']:g} left",
             highlight=False,
         )
     mu = report.guarantees.get("max_unicity")

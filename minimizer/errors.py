@@ -118,6 +118,9 @@ class Reason(StrEnum):
     TAMPERED = "tampered"
     UNKNOWN_KEY = "unknown_key"
     UNWRAP_FAILED = "unwrap_failed"
+    # engines (Spark): the runtime they need, and a job that failed on the cluster
+    JAVA_MISSING = "java_missing"
+    JOB_FAILED = "job_failed"
 
     @property
     def transient(self) -> bool:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -87,6 +87,7 @@ from minimizer.transforms import TransformContext
 __all__ = [
     "ALL",
     "BARE",
+    "Engine",
     "Interval",
     "Progress",
     "Run",
@@ -104,6 +105,7 @@ __all__ = [
     "run_flow",
     "run_gate",
     "run_purpose",
+    "stage_sources",
     "suppression_set",
     "table_loads",
 ]
@@ -201,24 +203,43 @@ class Run:
 # -- the flow ------------------------------------------------------------------------------
 
 
+class Engine(Protocol):
+    """Stages every source of a run (extract and minimise, watched by the `observers`) into
+    ``<run.work>/<source>.parquet`` and its report; `check` and `load` then read the staged
+    files whatever staged them. `stage_sources` is this process; ``minimizer.engines`` has more."""
+
+    def __call__(
+        self, run: Run, sources: Sources, *, interval: Interval, progress: Progress | None
+    ) -> None: ...
+
+
+def stage_sources(
+    run: Run, sources: Sources, *, interval: Interval, progress: Progress | None
+) -> None:
+    """The single-process engine: every source extracted and minimised here, chunk by chunk."""
+    suppressed = suppression_set(run)
+    crm = canary_index(run, sources.crm)
+    for name in run.policy.sources:
+        handle = open_source_report(run, sources, name)
+        chunks = extract(run, name, handle, suppressed, interval=interval)
+        minimise(run, name, chunks, observers(run, name, crm), run.work, progress)
+
+
 def run_flow(
     run: Run,
     sources: Sources,
     *,
     interval: Interval = None,
     progress: Progress | None = None,
+    engine: Engine = stage_sources,
 ) -> RunReport:
-    """Every step of a run, in order, in one process. Raises a MinimizerError (nothing loaded)
-    on any failure; the report then says failed, with the reason."""
+    """Every step of a run, in order. Raises a MinimizerError (nothing loaded) on any failure;
+    the report then says failed, with the reason. ``engine`` stages the sources (default: in
+    this process); the steps after it are the same for every engine."""
     try:
         if run.steps.gate:
             _preload_gate()
-        suppressed = suppression_set(run)
-        crm = canary_index(run, sources.crm)
-        for name in run.policy.sources:
-            handle = open_source_report(run, sources, name)
-            chunks = extract(run, name, handle, suppressed, interval=interval)
-            minimise(run, name, chunks, observers(run, name, crm), run.work, progress)
+        engine(run, sources, interval=interval, progress=progress)
         check(run)  # enforce_guarantees, run_gate, assert_no_new_erasures, aggregate_outputs
         load(run, interval)
         return run.report
@@ -251,6 +272,7 @@ def run_purpose(
     steps: Steps = BARE,
     on_finish: Callable[[RunReport], None] | None = None,
     workers: int | None = None,
+    engine: Engine = stage_sources,
 ) -> RunReport:
     """Run one purpose end to end with `run_flow`, staging in a folder of its own that the next
     run removes if this process is killed. ``on_finish`` sees the report, loaded or failed."""
@@ -268,7 +290,7 @@ def run_purpose(
         workers or default_workers(),
     )
     try:
-        return run_flow(run, sources, interval=interval, progress=progress)
+        return run_flow(run, sources, interval=interval, progress=progress, engine=engine)
     finally:
         staging.close()
         if on_finish is not None:
@@ -344,7 +366,7 @@ def observers(run: Run, name: str, crm: CrmIndex | None) -> dict[str, Sequence[C
     spec = run.policy.sources[name]
     named: dict[str, Sequence[ChunkObserver]] = {}
     if run.steps.guarantees:
-        named["enforce_guarantees"] = guarantee_observers(run.policy, name, spec)
+        named["enforce_guarantees"] = guarantee_observers(run.policy, name, spec, run.work)
         named["max_unicity"] = unicity_observers(run.policy, name, spec)
     if run.steps.gate:
         plan = identifier_plan(run.policy, name)
@@ -439,7 +461,7 @@ def enforce_guarantees(run: Run) -> None:
     """k-anonymity (l-diversity), location and max_unicity: may rewrite staged files or raise."""
     if not run.steps.guarantees:
         return
-    enforce_staged(run.policy, run.report)
+    enforce_staged(run.policy, run.report, work=run.work)
     if run.policy.guarantees.max_unicity is not None:
         enforce_max_unicity(run.policy, run.report)
 
@@ -485,8 +507,9 @@ def assert_no_new_erasures(run: Run) -> None:
 
 
 def aggregate_outputs(run: Run) -> None:
-    """Aggregate sources: their gated rows become group counts; dp spends are budgeted."""
-    aggregate_sources(run.policy, run.report, run.warehouse)
+    """Aggregate sources: their gated rows become group counts; dp spends are budgeted (a day
+    whose true counts are unchanged since its release is re-published, spending nothing)."""
+    aggregate_sources(run.policy, run.report, run.warehouse, run.keyring)
 
 
 # -- load and record -----------------------------------------------------------------------

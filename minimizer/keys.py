@@ -8,7 +8,8 @@ version changes every token.
 Key sources, first match wins:
 
 * ``MINIMIZER_MASTER_KEY``: base64 of at least 32 random bytes; its version is
-  ``MINIMIZER_KEY_VERSION`` (default 1).
+  ``MINIMIZER_KEY_VERSION`` (default 1) and its token scheme ``MINIMIZER_TOKEN_SCHEME``
+  (default ``blake2b``, what such a key has always made; ``aes-cmac`` for a new one).
 * ``MINIMIZER_KEY_FILE``: a JSON key ring written by ``minimizer keys init`` (mode 0600).
 * the default key file, ``$XDG_CONFIG_HOME/minimizer/keys.json`` (else
   ``~/.config/minimizer/keys.json``), where ``minimizer keys init`` writes by default.
@@ -25,6 +26,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -33,8 +35,10 @@ from minimizer.errors import KeyMaterialError
 
 __all__ = [
     "MIN_KEY_BYTES",
+    "NEW_SCHEME",
     "KeyRing",
     "PurposeKey",
+    "TokenScheme",
     "default_key_file",
     "load_keyring",
 ]
@@ -42,11 +46,23 @@ __all__ = [
 MIN_KEY_BYTES = 32
 # Derived secrets a retired version keeps: the erasure list's digests must stay checkable after
 # the master is destroyed (else an erased subject who was never loaded comes back with the
-# next load). A derived secret cannot give back the master, so the tokens stay unlinkable.
-RETAINED_USES = ("erasure",)
+# next load), and so must the privacy ledger's digests of released days (else a re-run after a
+# retirement could not see that a day is unchanged, and would spend its ε again). A derived
+# secret cannot give back the master, so the tokens stay unlinkable.
+RETAINED_USES = ("erasure", "privacy_ledger")
 ENV_KEY = "MINIMIZER_MASTER_KEY"
 ENV_VERSION = "MINIMIZER_KEY_VERSION"
 ENV_FILE = "MINIMIZER_KEY_FILE"
+ENV_SCHEME = "MINIMIZER_TOKEN_SCHEME"
+
+# How a key version turns a value into its token (docs/policy.md "Tokens"). The scheme belongs
+# to the key version, so changing it is a new version: a warehouse keeps its tokens until
+# `keys rekey` moves them, and erasure computes each version's tokens with that version's scheme.
+# - blake2b: keyed BLAKE2b-128, one hash call per value; every version made before aes-cmac.
+# - aes-cmac: AES-256-CMAC (RFC 4493), computed for a whole column at once (transforms/_cmac).
+TokenScheme = Literal["blake2b", "aes-cmac"]
+LEGACY_SCHEME: TokenScheme = "blake2b"  # a version without a recorded scheme
+NEW_SCHEME: TokenScheme = "aes-cmac"  # what `keys init` and `keys rotate` make
 
 
 @dataclass(frozen=True, repr=False)
@@ -56,9 +72,13 @@ class PurposeKey:
     purpose: str
     version: int
     secret: bytes
+    scheme: TokenScheme = LEGACY_SCHEME
 
     def __repr__(self) -> str:
-        return f"PurposeKey(purpose={self.purpose!r}, version={self.version}, secret=<hidden>)"
+        return (
+            f"PurposeKey(purpose={self.purpose!r}, version={self.version}, "
+            f"scheme={self.scheme}, secret=<hidden>)"
+        )
 
 
 def _decode(text: str, origin: str) -> bytes:
@@ -85,6 +105,11 @@ class KeyRing:
     path: Path | None = None
     # use -> retired version -> the derived secret kept for it (see RETAINED_USES)
     retained: dict[str, dict[int, bytes]] = field(default_factory=dict)
+    # version -> token scheme; a version not listed is LEGACY_SCHEME (rings from before)
+    schemes: dict[int, TokenScheme] = field(default_factory=dict)
+
+    def scheme(self, version: int | None = None) -> TokenScheme:
+        return self.schemes.get(self.current if version is None else version, LEGACY_SCHEME)
 
     def __repr__(self) -> str:
         return f"KeyRing(versions={sorted(self.masters)}, current={self.current})"
@@ -99,7 +124,8 @@ class KeyRing:
             raise KeyMaterialError(
                 f"key version {version} is not available; live versions: {self.live_versions}"
             )
-        return derive(self.masters[version], purpose, version, use="pseudonymise")
+        key = derive(self.masters[version], purpose, version, use="pseudonymise")
+        return PurposeKey(key.purpose, key.version, key.secret, self.scheme(version))
 
     def secret_for(self, use: str, version: int | None = None) -> bytes:
         """A derived secret for an internal use (canary digests, erasure list), never a master.
@@ -130,6 +156,8 @@ class KeyRing:
                 for v, k in sorted(self.masters.items())
             },
         }
+        if self.schemes:
+            doc["schemes"] = {str(v): s for v, s in sorted(self.schemes.items())}
         if any(self.retained.values()):
             doc["retained"] = {
                 use: {str(v): base64.urlsafe_b64encode(k).decode() for v, k in sorted(kept.items())}
@@ -152,6 +180,7 @@ class KeyRing:
         """Add a new key version and make it current. Old versions stay live until retired."""
         version = max(self.masters) + 1
         self.masters[version] = secrets.token_bytes(MIN_KEY_BYTES)
+        self.schemes[version] = NEW_SCHEME
         self.current = version
         return version
 
@@ -170,7 +199,9 @@ class KeyRing:
 
     @classmethod
     def new(cls) -> KeyRing:
-        return cls(masters={1: secrets.token_bytes(MIN_KEY_BYTES)}, current=1)
+        return cls(
+            masters={1: secrets.token_bytes(MIN_KEY_BYTES)}, current=1, schemes={1: NEW_SCHEME}
+        )
 
     @classmethod
     def from_file(cls, path: Path) -> KeyRing:
@@ -197,13 +228,34 @@ class KeyRing:
             }
             for use, kept in (doc.get("retained") or {}).items()
         }
+        listed = doc.get("schemes") or {}
+        if not isinstance(listed, dict):
+            raise KeyMaterialError(
+                f"{origin}: 'schemes' must map key versions to token schemes"
+                f' (e.g. {{"1": "aes-cmac"}}); known: {", ".join(get_args(TokenScheme))}'
+            )
+        schemes = {
+            int(v): _scheme(name, f"{origin} schemes version {v}") for v, name in listed.items()
+        }
         return cls(
             masters=masters,
             current=int(doc["current"]),
             retired=retired,
             path=path,
             retained=retained,
+            schemes=schemes,
         )
+
+
+def _scheme(name: object, origin: str) -> TokenScheme:
+    for known in get_args(TokenScheme):
+        if name == known:
+            return known  # type: ignore[no-any-return]  # get_args loses the Literal's members
+    # Never the value itself: a master key pasted into the wrong field must not be printed.
+    kind = f"a text of {len(name)} characters" if isinstance(name, str) else type(name).__name__
+    raise KeyMaterialError(
+        f"{origin}: unknown token scheme ({kind}); known: {', '.join(get_args(TokenScheme))}"
+    )
 
 
 def _require_private(path: Path) -> None:
@@ -241,7 +293,12 @@ def load_keyring(env: dict[str, str] | None = None) -> KeyRing:
     env = dict(os.environ if env is None else env)
     if env.get(ENV_KEY):
         version = int(env.get(ENV_VERSION, "1"))
-        return KeyRing(masters={version: _decode(env[ENV_KEY], ENV_KEY)}, current=version)
+        scheme = _scheme(env.get(ENV_SCHEME, LEGACY_SCHEME), ENV_SCHEME)
+        return KeyRing(
+            masters={version: _decode(env[ENV_KEY], ENV_KEY)},
+            current=version,
+            schemes={version: scheme},
+        )
     if env.get(ENV_FILE):
         return KeyRing.from_file(Path(env[ENV_FILE]))
     # The file 'keys init' wrote. Only a HOME the caller named counts, so that an explicit,

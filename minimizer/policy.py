@@ -521,7 +521,39 @@ def _aggregate_findings(
                 "(grid cells x hours of the interval)"
             )
             found.append(((*at, "by"), msg))
+        found += _dp_subject_findings(name, spec, agg.subject)
     return found
+
+
+# Rotations no faster than the privacy unit (one subject on one day): a token that rotates
+# within a day makes one person several units a day, each bounded and charged on its own.
+_DP_ROTATIONS: tuple[str, ...] = ("never", "day", "week", "month")
+
+
+def _dp_subject_findings(name: str, spec: SourceSpec, subject: str) -> list[Finding]:
+    """A dp aggregate's subject token must stay one token per person and day of the source's
+    time: contributions are bounded per (token, day), and the ledger charges ε per person-day."""
+    from minimizer.transforms.pseudonymise import Pseudonymise
+
+    action = spec.outputs().get(subject)
+    if not isinstance(action, Pseudonymise) or action.rotate == "never":
+        return []
+    at = ("sources", name, "columns", subject)
+    if action.rotate not in _DP_ROTATIONS:
+        msg = (
+            f"aggregate with dp counts {subject!r} as the subject, but it rotates every "
+            f"{action.rotate}: one person would be several privacy units a day, each bounded "
+            f"and charged on its own; allowed with dp: rotate: {', '.join(_DP_ROTATIONS)}"
+        )
+        return [((*at, "rotate"), msg)]
+    if action.time != spec.time:
+        msg = (
+            f"aggregate with dp counts {subject!r} as the subject, but it rotates by "
+            f"{action.time!r}, not by the source's time {spec.time!r}: one person could hold "
+            f"several tokens on one day of the release; rotate by time: {spec.time}"
+        )
+        return [((*at, "time"), msg)]
+    return []
 
 
 _ALLOWED = {
@@ -611,6 +643,9 @@ class Policy(_Model):
     owner: str = Field(min_length=1)
     retention: Duration
     schedule: str | None = Field("@daily", description="Airflow schedule of the purpose's DAG")
+    engine: Literal["local", "spark"] = Field(
+        "local", description="where the DAG extracts and minimises: this process, or Spark"
+    )
     sources: dict[Annotated[str, Field(pattern=IDENT)], SourceSpec] = Field(min_length=1)
     guarantees: Guarantees = Guarantees()
     budget: Budget | None = Field(None, description="ε per period over all dp releases")

@@ -14,14 +14,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from minimizer.flow import ALL, Steps, record, run_purpose
+from minimizer.errors import PolicyError
+from minimizer.flow import ALL, Engine, Steps, record, run_purpose, stage_sources
 from minimizer.io.warehouse import open_warehouse
 from minimizer.keys import KeyRing, load_keyring
 from minimizer.lineage import emit_run
 from minimizer.pipeline import RunReport, Sources, day_interval
 from minimizer.policy import load_policy
 
-__all__ = ["STEPS", "default_artifacts", "run_policy_file"]
+__all__ = ["STEPS", "default_artifacts", "run_policy_file", "stage_engine"]
 
 log = logging.getLogger("minimizer.run")
 
@@ -53,9 +54,13 @@ def run_policy_file(
     keyring: KeyRing | None = None,
     console: Console | None = None,
     keep_artifacts: timedelta | None = None,
+    engine: str = "local",
+    master: str | None = None,
 ) -> RunReport:
     """One run of a policy file. ``keep_artifacts`` (default: ``MINIMIZER_KEEP_ARTIFACTS``, else
-    keep all) prunes the artefacts of older runs when the run ends, loaded or failed."""
+    keep all) prunes the artefacts of older runs when the run ends, loaded or failed.
+    ``engine``: ``local`` stages the sources in this process, ``spark`` on Spark (``master``,
+    default ``local[*]``); the steps after staging are the same."""
     from minimizer.audit.retention import keep_from_env
 
     keep = keep_artifacts if keep_artifacts is not None else keep_from_env()
@@ -64,6 +69,7 @@ def run_policy_file(
     # Resolved once, here: every artefact path below is absolute, whatever the cwd does later.
     artifacts = (artifacts or default_artifacts(warehouse)).resolve()
     interval = day_interval(datetime(day.year, day.month, day.day, tzinfo=UTC)) if day else None
+    stage = stage_engine(engine, master)  # a bad choice fails before the warehouse opens
     with (
         open_warehouse(warehouse) as wh,
         Progress(
@@ -102,4 +108,16 @@ def run_policy_file(
             progress=progress,
             steps=STEPS,
             on_finish=finish,
+            engine=stage,
         )
+
+
+def stage_engine(name: str, master: str | None = None) -> Engine:
+    """The engine that stages the sources; pyspark is imported only for ``spark``."""
+    if name == "spark":
+        from minimizer.engines.spark.engine import SparkEngine
+
+        return SparkEngine(master=master)
+    if master is not None:
+        raise PolicyError.single("--master", "a Spark master URL needs --engine spark")
+    return stage_sources

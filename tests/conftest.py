@@ -20,7 +20,9 @@ AS_OF = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def keyring() -> KeyRing:
-    return KeyRing(masters={1: TEST_MASTER}, current=1)
+    """A ring as `keys init` makes it (aes-cmac tokens). Rings built as KeyRing(masters=...,
+    current=...) elsewhere in the suite are legacy ones (blake2b), so both schemes run."""
+    return KeyRing(masters={1: TEST_MASTER}, current=1, schemes={1: "aes-cmac"})
 
 
 @pytest.fixture
@@ -35,7 +37,12 @@ def ctx(purpose_key: PurposeKey) -> TransformContext:
 
 @pytest.fixture(autouse=True)
 def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("MINIMIZER_MASTER_KEY", "MINIMIZER_KEY_FILE", "MINIMIZER_KEY_VERSION"):
+    for var in (
+        "MINIMIZER_MASTER_KEY",
+        "MINIMIZER_KEY_FILE",
+        "MINIMIZER_KEY_VERSION",
+        "MINIMIZER_TOKEN_SCHEME",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

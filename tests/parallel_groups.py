@@ -8,6 +8,8 @@ its tests in their usual order:
 - ``airflow``: tests/dags share one Airflow home and metadata database per session, and check
   that nothing imported Airflow before that home was set up;
 - ``audit``: tests/audit share the session's runs of the probe and example purposes;
+- ``spark``: tests/engines/spark share one SparkSession (one JVM) per session, except a file
+  there that talks to the PostgreSQL server (the JDBC reader's), which is ``postgres``;
 - ``postgres``: every file that connects to the PostgreSQL test server. They create and drop
   schemas named after purposes (``churn_analysis``, ...) in the one shared database ``test``,
   so two of them at once would drop each other's tables.
@@ -29,9 +31,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Text that only a file talking to the local PostgreSQL server contains.
 _POSTGRES = ("127.0.0.1:5432", "MINIMIZER_TEST_PG_URL", "MINIMIZER_TEST_POSTGRES")
-_BY_FOLDER = {"tests/dags/": "airflow", "tests/audit/": "audit"}
+_BY_FOLDER = {"tests/dags/": "airflow", "tests/audit/": "audit", "tests/engines/spark/": "spark"}
 _SLOWEST_FIRST = (
     "airflow",
+    "spark",
     "postgres",
     "audit",
     "tests/test_catalog.py",
@@ -40,12 +43,18 @@ _SLOWEST_FIRST = (
 )
 
 
+# Folder groups that a file talking to the PostgreSQL server leaves for "postgres" (the JDBC
+# tests of the Spark engine: the server's schemas matter more than sharing the JVM).
+_YIELD_TO_POSTGRES = ("spark",)
+
+
 def group_of(relative: str, source: str) -> str:
     """The group of a test file, from its path below the project root and its text."""
+    postgres = any(marker in source for marker in _POSTGRES)
     for folder, name in _BY_FOLDER.items():
-        if relative.startswith(folder):
+        if relative.startswith(folder) and not (postgres and name in _YIELD_TO_POSTGRES):
             return name
-    if any(marker in source for marker in _POSTGRES):
+    if postgres:
         return "postgres"
     return relative
 

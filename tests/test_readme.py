@@ -93,4 +93,4 @@ def test_the_pasted_pseudonym_and_erasure_find_the_synthetic_customer(
     assert re.fullmatch(r"mzp1_[0-9a-f]{32}\n", _output(pasted, "pseudonym"))
     erased = re.search(r"erased 1 subject\(s\): (\d+) row\(s\)", _output(pasted, "erase"))
     assert erased and int(erased[1]) > 0, "the README's subject id matches no row"
-    assert "key version 2 is now current" in _output(pasted, "keys rotate")
+    assert "key version 2 (aes-cmac) is now current" in _output(pasted, "keys rotate")

@@ -3,12 +3,16 @@ aggregate source's staged rows are replaced by its group counts (thresholded, an
 differential privacy when the policy asks), and dp releases are checked against the purpose's
 privacy budget. Nothing row-level of such a source is ever loaded.
 
-The ``aggregate_outputs`` step of :mod:`minimizer.flow`; the audit record gets ``guarantees.aggregate`` (per source)
-and ``guarantees.privacy_ledger``.
+A day a dp source released before is re-published from the warehouse when its true counts are
+unchanged (ε 0), else released afresh, spending ε again (:mod:`.republish`, :mod:`.ledger`).
+
+The ``aggregate_outputs`` step of :mod:`minimizer.flow`; the audit record gets
+``guarantees.aggregate`` (per source) and ``guarantees.privacy_ledger``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -24,8 +28,22 @@ from minimizer.aggregate.checks import (
     raise_on_failure,
 )
 from minimizer.aggregate.dp import dp_release
-from minimizer.aggregate.ledger import LEDGER_KEY, ledger_days, plan_spend
+from minimizer.aggregate.ledger import (
+    LEDGER_KEY,
+    Release,
+    ledger_history,
+    plan_spend,
+    with_records,
+)
+from minimizer.aggregate.republish import (
+    DPInput,
+    decide,
+    parameters_text,
+    stored_release,
+    true_count_texts,
+)
 from minimizer.io.warehouse import Warehouse
+from minimizer.keys import KeyRing
 from minimizer.outcome import time_output
 from minimizer.policy import AggregateSpec, Policy, SourceSpec
 from minimizer.report import RunReport, SourceReport
@@ -53,13 +71,69 @@ def _release_days(table: pa.Table, hour: str, report: RunReport) -> list[date]:
     return [d.date() for d in days.sort_values() if d >= cutoff.floor("D")]
 
 
+def _dp_input(policy: Policy, name: str, rows: pa.Table, report: RunReport) -> DPInput:
+    spec = policy.sources[name]
+    agg = spec.aggregate
+    found = _cell_column(spec, agg) if agg is not None else None
+    hour = time_output(spec)
+    assert agg is not None and found is not None and hour is not None  # the policy checks it
+    cell, resolution = found
+    days = tuple(d.isoformat() for d in _release_days(rows, hour, report))
+    texts = true_count_texts(rows, cell=cell, hour=hour, subject=agg.subject, days=days)
+    return DPInput(name, rows, cell, hour, resolution, days, texts)
+
+
+def _dp_table(
+    agg: AggregateSpec, inp: DPInput, fresh: set[str], stored: pd.DataFrame | None
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Fresh noise for the fresh days; the stored noisy counts of the others, read back."""
+    again = [d for d in inp.days if d not in fresh]
+    row_days = pd.to_datetime(inp.rows.column(inp.hour).to_pandas(), utc=True).dt.strftime(
+        "%Y-%m-%d"
+    )
+    # The true rows of a re-published day are not counted again: no noise is drawn for them.
+    rows = inp.rows.filter(pa.array(~row_days.isin(again).to_numpy(dtype=bool)))
+    fresh_days = [date.fromisoformat(d) for d in inp.days if d in fresh]
+    release = dp_release(
+        rows, agg, cell=inp.cell, hour=inp.hour, resolution=inp.resolution, days=fresh_days
+    )
+    out = release.table
+    figures: dict[str, Any] = {
+        **release.figures,
+        "cell_resolution": inp.resolution,
+        "fresh_days": len(fresh_days),
+        "republished_days": len(again),
+        "republished_partitions": 0,
+    }
+    if again:
+        assert stored is not None  # decide() re-publishes only days the warehouse holds
+        old = stored[stored["_day"].isin(again)][out.column_names]
+        kept = pa.Table.from_pandas(old, preserve_index=False).cast(out.schema)
+        figures["republished_partitions"] = kept.num_rows
+        out = pa.concat_tables([kept, out]).sort_by(
+            [(inp.cell, "ascending"), (inp.hour, "ascending")]
+        )
+    return out, figures
+
+
+def _rows_by_day(table: pa.Table, hour: str, days: Iterable[str]) -> dict[str, int]:
+    """Published rows per day, for every day of the run (0 where this source has none): the
+    next re-run checks that the warehouse still holds them all."""
+    stamps = pd.to_datetime(table.column(hour).to_pandas(), utc=True).dt.strftime("%Y-%m-%d")
+    counts = stamps.value_counts()
+    return {d: int(counts.get(d, 0)) for d in days}
+
+
 def _aggregate_one(
-    policy: Policy, name: str, rep: SourceReport, report: RunReport
-) -> tuple[dict[str, Any], list[date], AggregateCheck]:
+    policy: Policy,
+    name: str,
+    rep: SourceReport,
+    rows: pa.Table,
+    dp_table: tuple[pa.Table, dict[str, Any]] | None,
+) -> tuple[dict[str, Any], AggregateCheck]:
     spec = policy.sources[name]
     agg = spec.aggregate
     assert agg is not None and rep.staged is not None
-    rows = pq.read_table(rep.staged, columns=list(dict.fromkeys([*agg.by, agg.subject])))
     figures: dict[str, Any] = {
         "by": list(agg.by),
         "measures": list(agg.measures),
@@ -70,18 +144,11 @@ def _aggregate_one(
         "unicity_after": 0.0,
         "unicity_basis": "no traces published (counts per group only)",
     }
-    days: list[date] = []
     time_col = time_output(spec)
     remainder_by = (time_col,) if time_col and time_col in agg.by else ()
-    if agg.dp is not None:
-        found = _cell_column(spec, agg)
-        hour = time_output(spec)
-        assert found is not None and hour is not None  # the policy check guarantees both
-        cell, resolution = found
-        days = _release_days(rows, hour, report)
-        release = dp_release(rows, agg, cell=cell, hour=hour, resolution=resolution, days=days)
-        out = release.table
-        figures.update(release.figures, cell_resolution=resolution)
+    if dp_table is not None:
+        out, released = dp_table
+        figures.update(released)
     else:
         out, stats = aggregate_rows(rows, agg, remainder_by=remainder_by)
         figures.update(stats.as_dict())
@@ -94,31 +161,70 @@ def _aggregate_one(
     rep.schema = out.schema
     rep.rows_out = out.num_rows
     figures["published_rows"] = out.num_rows
-    return figures, days, check
+    return figures, check
 
 
-def aggregate_sources(policy: Policy, report: RunReport, warehouse: Warehouse | None) -> None:
-    """Replace each aggregate source's staged rows by its release; check the budget."""
+def _read_rows(policy: Policy, name: str, rep: SourceReport) -> pa.Table:
+    agg = policy.sources[name].aggregate
+    assert agg is not None and rep.staged is not None
+    return pq.read_table(rep.staged, columns=list(dict.fromkeys([*agg.by, agg.subject])))
+
+
+def aggregate_sources(
+    policy: Policy, report: RunReport, warehouse: Warehouse | None, keyring: KeyRing
+) -> None:
+    """Replace each aggregate source's staged rows by its release; check the budget. A day
+    released before whose true counts are unchanged is re-published, not released again."""
+    names = [
+        n for n, s in policy.sources.items() if s.aggregate is not None and n in report.sources
+    ]
+    if not names:
+        return
+    rows = {n: _read_rows(policy, n, report.sources[n]) for n in names}
+    inputs: dict[str, DPInput] = {}
+    params: dict[str, str] = {}
+    for n in names:
+        agg = policy.sources[n].aggregate
+        if agg is not None and agg.dp is not None:
+            inputs[n] = _dp_input(policy, n, rows[n], report)
+            params[n] = parameters_text(agg, inputs[n].resolution)
+    history: list[Release] = []
+    if inputs and policy.budget is not None and warehouse is not None:
+        history = ledger_history(warehouse.audit_runs(policy.purpose))
+    # What the warehouse holds now: read only when some day may be re-published from it.
+    stored: dict[str, pd.DataFrame] = {}
+    if history and warehouse is not None:
+        stored = {
+            n: stored_release(warehouse, policy.purpose, n, i.hour) for n, i in inputs.items()
+        }
+    decision = decide(keyring, report.key_version, list(inputs.values()), params, history, stored)
+    fresh = set(decision.fresh)
     released: dict[str, Any] = {}
     checks: dict[str, AggregateCheck] = {}
-    days: set[date] = set()
+    published: dict[str, dict[str, int]] = {}
     epsilon = 0.0
-    for name, spec in policy.sources.items():
-        if spec.aggregate is None or name not in report.sources:
-            continue
-        figures, dp_days, checks[name] = _aggregate_one(policy, name, report.sources[name], report)
+    for name in names:
+        agg = policy.sources[name].aggregate
+        assert agg is not None
+        dp_table = None
+        if name in inputs:
+            dp_table = _dp_table(agg, inputs[name], fresh, stored.get(name))
+            published[name] = _rows_by_day(dp_table[0], inputs[name].hour, decision.digests)
+            epsilon += agg.dp.epsilon if agg.dp is not None else 0.0
+        figures, checks[name] = _aggregate_one(
+            policy, name, report.sources[name], rows[name], dp_table
+        )
         released[name] = figures
-        if spec.aggregate.dp is not None:
-            days.update(dp_days)
-            epsilon += spec.aggregate.dp.epsilon
-    if not released:
-        return
     report.guarantees[AGGREGATE_KEY] = released
     report.gate[AGGREGATE_GATE_KEY] = {n: c.summary() for n, c in checks.items()}
     raise_on_failure(checks)  # fail closed before the budget is planned: nothing is loaded
     if policy.budget is not None:
-        history = {}
-        if warehouse is not None:
-            history = ledger_days(warehouse.audit_runs(policy.purpose))
-        spend = plan_spend(policy.budget, epsilon, days, history)
+        spend = plan_spend(
+            policy.budget,
+            epsilon,
+            [date.fromisoformat(d) for d in decision.fresh],
+            history,
+            decision.republished,
+        )
+        spend = with_records(spend, decision.digests, published, decision.why)
         report.guarantees[LEDGER_KEY] = spend.as_dict()

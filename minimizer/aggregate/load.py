@@ -4,6 +4,11 @@ The pipeline builds every source's ``TableLoad`` from the policy's columns; an a
 publishes other columns (the group keys and the measures), and no token, so its load is
 rewritten here: comments for the columns it has, and no ``subject:`` registry entries (there
 is no subject column for erasure to reach: a subject's trace is not in the table).
+
+Erasure does not re-release such a table either (it would spend ε again): with dp, what the
+stored counts say about any one person is already bounded by ε, and the suppression list keeps
+an erased subject out of every later release (docs/location-risk.md, "Erasure does not
+re-release").
 """
 
 from __future__ import annotations

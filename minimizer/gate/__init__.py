@@ -16,8 +16,15 @@ imports it when it runs. See docs/gate.md.
 """
 
 import typing as _typing
+import warnings as _warnings
 
 from minimizer._lazy import exports as _exports
+
+# GX imports pyspark when it is installed (the Spark engine's extra), and pyspark warns at
+# import that pandas 3 is not fully supported: noise in every gate run, not the user's concern.
+_warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 if _typing.TYPE_CHECKING:
     from minimizer.gate.canary import CanaryObserver, CanaryRecord

@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 from minimizer.gate.canary import CanaryRecord
 from minimizer.gate.page import write_page
 from minimizer.gate.suite import RETENTION_PARAMETER, build_suites, subject_column
+from minimizer.guarantees.scratch import scratch_config
 from minimizer.hierarchy import TOP
 from minimizer.policy import Policy
 from minimizer.sortable import SUFFIX, lower_bounds, sortable_buckets
@@ -427,8 +428,14 @@ def validate_tables(
         for table in staged
     }
     with _staged_database(staged, work, sortable) as database, canary_key(secret):
+        # Capped and spilling into the run's folder: the group-bys over a staged table of any
+        # size cost the same memory (without a cap DuckDB takes up to 80 % of the machine).
+        limits = scratch_config(database.parent / "spill")
         source = add_sql_source(
-            gx_context, "staged", duckdb_url(database), connect_args={"read_only": True}
+            gx_context,
+            "staged",
+            duckdb_url(database),
+            connect_args={"read_only": True, "config": limits},
         )
         try:
             for table, suite in build_suites(policy, schemas).items():

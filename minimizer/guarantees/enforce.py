@@ -9,6 +9,9 @@ fails closed (exit 3) and nothing is loaded.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,11 +37,14 @@ from minimizer.guarantees.kanon.table import (
     text_frame,
 )
 from minimizer.guarantees.location import (
+    CellSize,
     check_cell_sizes,
     enforce_min_subjects,
     location_cell_size,
 )
+from minimizer.guarantees.location_stream import enforce_location_staged, supported
 from minimizer.guarantees.risk import raw_points, unicity
+from minimizer.guarantees.scratch import literal, scratch_duckdb, sql_unicity
 from minimizer.guarantees.subjects import SUBJECT, RawSubjects, with_subjects
 from minimizer.guarantees.typed_labels import text_of
 from minimizer.minimise import STAGED_DICTIONARY_BYTES, ChunkObserver, to_arrow
@@ -48,6 +54,14 @@ from minimizer.report import RunReport, SourceReport
 __all__ = ["enforce_guarantees", "enforce_k_anonymity", "guarantee_observers", "ladder_hierarchy"]
 
 CHUNK_ROWS = 250_000
+# A staged table of more rows than this is guarded in a scratch DuckDB, never held whole in
+# memory (location_stream); smaller ones in pandas, where they are faster.
+IN_MEMORY_ROWS_ENV = "MINIMIZER_GUARANTEE_MEMORY_ROWS"
+IN_MEMORY_ROWS = 1_000_000
+
+
+def _in_memory_rows() -> int:
+    return int(os.environ.get(IN_MEMORY_ROWS_ENV, IN_MEMORY_ROWS))
 
 
 def _write(report: SourceReport, frame: pd.DataFrame) -> None:
@@ -149,7 +163,27 @@ def _distinct_text(path: Path, column: str) -> pd.Series:
     return text_of(pd.Series(values))
 
 
-def _enforce_location(policy: Policy, g: LocationGuarantee, rep: SourceReport) -> dict[str, Any]:
+def _cell_size_broken(g: LocationGuarantee, size: CellSize, broken: int) -> GuaranteeError:
+    return GuaranteeError(
+        f"published {g.cell} values break the cell-size rule ({size.note})",
+        table=g.source,
+        column=g.cell,
+        check="cell_size",
+        reason="self_check_failed",
+        count=int(broken),
+    )
+
+
+def _enforce_location(
+    policy: Policy, g: LocationGuarantee, rep: SourceReport, work: Path | None = None
+) -> dict[str, Any]:
+    assert rep.staged is not None
+    size = location_cell_size(policy, g.source)
+    column = size.resolution_column if size is not None else None
+    schema = pq.read_schema(rep.staged)
+    many = pq.ParquetFile(rep.staged).metadata.num_rows > _in_memory_rows()
+    if many and supported(schema, g.cell, g.bucket, g.subject, column):
+        return _enforce_location_streamed(policy, g, rep, size, work)
     frame = pq.read_table(rep.staged).to_pandas()
     measured: dict[str, Any] = {"source": g.source, "m": g.min_distinct_subjects_per_cell}
     anchored = 0
@@ -179,14 +213,7 @@ def _enforce_location(policy: Policy, g: LocationGuarantee, rep: SourceReport) -
     if size is not None:
         # Re-checked on the rows, independently, as k-anonymity's classes are: fail closed.
         if broken := sum(check_cell_sizes(out, size).values()):
-            raise GuaranteeError(
-                f"published {g.cell} values break the cell-size rule ({size.note})",
-                table=g.source,
-                column=g.cell,
-                check="cell_size",
-                reason="self_check_failed",
-                count=int(broken),
-            )
+            raise _cell_size_broken(g, size, broken)
         measured["cell_size"] = size.note  # the words of the column comment and the dictionary
         if column is not None:
             measured["resolution_column"] = column
@@ -218,14 +245,75 @@ def _enforce_location(policy: Policy, g: LocationGuarantee, rep: SourceReport) -
     }
 
 
-def enforce_guarantees(policy: Policy, report: RunReport) -> None:
+def _enforce_location_streamed(
+    policy: Policy,
+    g: LocationGuarantee,
+    rep: SourceReport,
+    size: CellSize | None,
+    work: Path | None,
+) -> dict[str, Any]:
+    """The same guarantee, figures and file as the in-memory path, from a scratch DuckDB."""
+    assert rep.staged is not None
+    out = rep.staged.with_suffix(".location.parquet")
+    risk = policy.guarantees.risk
+    try:
+        done = enforce_location_staged(
+            rep.staged,
+            out,
+            cell=g.cell,
+            bucket=g.bucket,
+            subject=g.subject,
+            m=g.min_distinct_subjects_per_cell,
+            min_resolution=g.min_resolution,
+            anchors=g.anchors,
+            coarsen_to=g.anchors_resolution,
+            resolution_column=_resolution_column(size),
+            size=size,
+            unicity_points=risk.unicity_points,
+            unicity_samples=risk.unicity_samples,
+            work=work,
+        )
+        measured: dict[str, Any] = {"source": g.source, "m": g.min_distinct_subjects_per_cell}
+        if size is not None:
+            if broken := sum(done.broken.values()):
+                raise _cell_size_broken(g, size, broken)
+            measured["cell_size"] = size.note
+            if size.resolution_column is not None:
+                measured["resolution_column"] = size.resolution_column
+                levels = sorted(done.rows_per_resolution.items())
+                measured["rows_per_resolution"] = {str(k): int(v) for k, v in levels}
+        out.replace(rep.staged)
+    finally:
+        out.unlink(missing_ok=True)
+    rep.schema = done.schema
+    rep.rows_out = done.rows
+    stats = done.stats
+    return {
+        **measured,
+        "anchor_rows_" + g.anchors: int(done.anchored),
+        "suppressed_rows": int(stats.suppressed_rows),
+        "published_cells": int(stats.published_cells),
+        "raised": {str(k): int(v) for k, v in stats.raised.items()},
+        "min_subjects": int(stats.min_subjects),
+        "unicity_after": float(done.unicity_after),
+        **rep.measures.get("unicity_before", {}),
+    }
+
+
+def _resolution_column(size: CellSize | None) -> str | None:
+    # The name enforce_min_subjects is given on the in-memory path (see _enforce_location).
+    return size.resolution_column if size is not None else None
+
+
+def enforce_guarantees(policy: Policy, report: RunReport, *, work: Path | None = None) -> None:
+    """``work``: the run's folder, where a scratch DuckDB for a big staged table goes."""
     g = policy.guarantees
     if g.k_anonymity is not None:
         rep = report.sources[g.k_anonymity.source]
         report.guarantees["k_anonymity"] = _enforce_k(policy, g.k_anonymity, rep)
     if g.location is not None:
         rep = report.sources[g.location.source]
-        report.guarantees["location"] = _enforce_location(policy, g.location, rep)
+        report.guarantees["location"] = _enforce_location(policy, g.location, rep, work)
 
 
 class _RawPoints:
@@ -235,13 +323,29 @@ class _RawPoints:
     rounded to about 11 m, the hour), and every few chunks the points seen again are dropped:
     memory follows the distinct points (a clickstream repeats them), not the events. The first
     row of each point is the one kept, so subjects, places and hours keep their order of first
-    appearance and the figure is the one over every row (unicity counts distinct points)."""
+    appearance and the figure is the one over every row (unicity counts distinct points).
+
+    Past ``_SPILL_POINTS`` distinct points they go, in that order, to a Parquet file in the
+    run's folder, and the figure is counted in a scratch DuckDB (:func:`sql_unicity`, the same
+    figure): memory stays bounded when nearly every event is a point of its own."""
 
     _CONSOLIDATE = 8  # parts kept before they are merged and their repeats dropped
+    _SPILL_POINTS = 2_000_000
 
-    def __init__(self, spec: SourceSpec, lat: str, lon: str, p: int, samples: int) -> None:
+    def __init__(
+        self,
+        spec: SourceSpec,
+        lat: str,
+        lon: str,
+        p: int,
+        samples: int,
+        work: Path | None = None,
+    ) -> None:
         self.spec, self.lat, self.lon, self.p, self.samples = spec, lat, lon, p, samples
         self.parts: list[pd.DataFrame] = []
+        self.work = work
+        self._folder: Path | None = None
+        self._writer: pq.ParquetWriter | None = None
 
     def observe(self, raw: pd.DataFrame, published: pd.DataFrame) -> None:
         key, ts = self.spec.key or "", self.spec.time or ""
@@ -256,15 +360,34 @@ class _RawPoints:
         points = raw_points(frame, subject="s", lat="lat", lon="lon", ts="ts")
         # Kept as Arrow-backed text, never as Python objects (8 bytes and a header per key)
         self.parts.append(points.astype({"subject": "str"}))
+        if self._writer is not None:
+            # Spilling already: each chunk's points go straight on (the scratch database
+            # drops the repeats; merging millions of points per chunk here would not).
+            self.parts = [self.parts[0].drop_duplicates(ignore_index=True)]
+            self._spill()
+            return
         if len(self.parts) > self._CONSOLIDATE:
             merged = pd.concat(self.parts, ignore_index=True)
             self.parts = [merged.drop_duplicates(ignore_index=True)]
+        if sum(len(part) for part in self.parts) > self._SPILL_POINTS:
+            self._spill()
 
-    def finish(self, report: SourceReport) -> None:
-        points = pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame()
+    def _spill(self) -> None:
+        """The points kept so far to the file, after those spilled before (order kept)."""
+        table = pa.Table.from_pandas(pd.concat(self.parts, ignore_index=True), preserve_index=False)
         self.parts = []
-        before = (
-            unicity(
+        if self._writer is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="minimizer-points-", dir=self.work))
+            self._writer = pq.ParquetWriter(self._folder / "points.parquet", table.schema)
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def _unicity(self) -> float:
+        if self._writer is None:
+            points = pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame()
+            self.parts = []
+            if not len(points):
+                return 0.0
+            return unicity(
                 points,
                 subject="subject",
                 place="place",
@@ -272,9 +395,29 @@ class _RawPoints:
                 p=self.p,
                 samples=self.samples,
             )
-            if len(points)
-            else 0.0
-        )
+        assert self._folder is not None
+        try:
+            if self.parts:
+                self._spill()
+            self._writer.close()
+            path = literal(str(self._folder / "points.parquet"))
+            with scratch_duckdb(self.work) as con:
+                return sql_unicity(
+                    con,
+                    f"read_parquet({path}, file_row_number = true)",
+                    subject="subject",
+                    place="place",
+                    time="time",
+                    order="file_row_number",
+                    p=self.p,
+                    samples=self.samples,
+                )
+        finally:
+            self._writer = None
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    def finish(self, report: SourceReport) -> None:
+        before = self._unicity()
         report.measures["unicity_before"] = {
             "unicity_before": float(before),
             "unicity_points": self.p,
@@ -301,8 +444,11 @@ class _RawQuasiIdentifiers:
         )
 
 
-def guarantee_observers(policy: Policy, name: str, spec: SourceSpec) -> list[ChunkObserver]:
-    """What `enforce_guarantees` needs to see of one source's raw chunks while it is staged."""
+def guarantee_observers(
+    policy: Policy, name: str, spec: SourceSpec, work: Path | None = None
+) -> list[ChunkObserver]:
+    """What `enforce_guarantees` needs to see of one source's raw chunks while it is staged;
+    ``work``: the run's folder, where what does not fit in memory is kept meanwhile."""
     g = policy.guarantees
     found: list[ChunkObserver] = []
     if g.k_anonymity is not None and g.k_anonymity.source == name:
@@ -313,5 +459,6 @@ def guarantee_observers(policy: Policy, name: str, spec: SourceSpec) -> list[Chu
     if g.location is not None and g.location.source == name and spec.key and spec.time:
         cell = spec.columns[g.location.cell]
         lat, lon = cell.inputs(g.location.cell)
-        found.append(_RawPoints(spec, lat, lon, g.risk.unicity_points, g.risk.unicity_samples))
+        risk = g.risk
+        found.append(_RawPoints(spec, lat, lon, risk.unicity_points, risk.unicity_samples, work))
     return found

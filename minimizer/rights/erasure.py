@@ -27,14 +27,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 
 from minimizer.io.warehouse import Transaction, Warehouse
-from minimizer.keys import KeyRing
+from minimizer.keys import KeyRing, TokenScheme
 from minimizer.policy import Policy
 from minimizer.rights.catalogue import Catalogue, open_catalogue
 from minimizer.rights.digest import ERASURE_USE, keyed_hex, subject_digests
@@ -156,12 +156,17 @@ def _token_index(
     series = pd.Series(ids, dtype="str")
     index: dict[str, int] = {}
     for version in keyring.live_versions:
-        key = keyring.purpose_key(purpose, version)
-        if not periods:
-            index.update(zip(tokens(series, key), range(len(ids)), strict=True))
-            continue
-        for i, subject in enumerate(ids):
-            index.update((token_for(subject, key, p), i) for p in periods)
+        # Under every token scheme, not only the one the ring names: an environment key's
+        # scheme comes from MINIMIZER_TOKEN_SCHEME, which an operator can change without a new
+        # version, and erasure must find the rows whichever scheme wrote them. (Another
+        # scheme's tokens of the same version are unrelated 128-bit values: nothing else hits.)
+        for scheme in get_args(TokenScheme):
+            key = replace(keyring.purpose_key(purpose, version), scheme=scheme)
+            if not periods:
+                index.update(zip(tokens(series, key), range(len(ids)), strict=True))
+                continue
+            for i, subject in enumerate(ids):
+                index.update((token_for(subject, key, p), i) for p in periods)
     return index
 
 

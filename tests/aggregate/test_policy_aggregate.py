@@ -72,3 +72,34 @@ def test_a_row_level_guarantee_cannot_name_an_aggregate_source(tmp_path):
 def test_dp_parameters_out_of_range_are_refused(tmp_path, old, new, says):
     text = POLICY.read_text().replace(old, new, 1)
     assert any(says in p for p in _problems(tmp_path, text))
+
+
+def test_a_dp_subject_rotating_within_a_day_is_refused_at_its_line(tmp_path):
+    """rotate: 12h makes one person two privacy units a day: bounded and charged twice."""
+    text = POLICY.read_text().replace("rotate: day", "rotate: 12h")
+    problems = _problems(tmp_path, text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "rotate: 12h" in row)
+    assert any(
+        f":{line} at 'sources.events.columns.visitor.rotate'" in p
+        and "every 12h" in p
+        and "allowed with dp: rotate: never, day, week, month" in p
+        for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize("rotate", ["never", "week", "month"])
+def test_a_dp_subject_rotating_no_faster_than_a_day_loads(tmp_path, rotate):
+    text = POLICY.read_text()
+    same = "rotate: day, time: ts"
+    text = text.replace(same, f"rotate: {rotate}, time: ts" if rotate != "never" else "time: ts")
+    assert _load(tmp_path, text).sources["events"].aggregate is not None
+
+
+def test_a_dp_subject_rotating_by_another_time_column_is_refused(tmp_path):
+    """A token that rotates by another clock (say a local or a received-at time) can change
+    within a day of the source's time: one person, several units that day."""
+    text = POLICY.read_text().replace("rotate: day, time: ts}", "rotate: day, time: received}")
+    problems = _problems(tmp_path, text)
+    assert any("columns.visitor.time" in p and "rotate by time: ts" in p for p in problems), (
+        problems
+    )

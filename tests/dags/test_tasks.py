@@ -70,10 +70,8 @@ def files_under(path: Path) -> list[Path]:
     return [p for p in path.rglob("*") if p.is_file()] if path.exists() else []
 
 
-def test_a_backfill_by_day_with_a_rerun_loads_each_event_once(
-    tmp_path, synth_sources, keyring, monkeypatch
-):
-    repeatable_releases(monkeypatch)  # a day's dp counts would differ by their noise
+def test_a_backfill_by_day_with_a_rerun_loads_each_event_once(tmp_path, synth_sources, keyring):
+    # Real OpenDP noise: the re-run re-publishes the day's stored counts, it draws none.
     policy_file = PURPOSES / "footfall_heatmap.yaml"
     env = environment(tmp_path, synth_sources, keyring)
     days = [(AS_OF - timedelta(days=n)).date() for n in (3, 2, 1)]
@@ -92,6 +90,9 @@ def test_a_backfill_by_day_with_a_rerun_loads_each_event_once(
     with open_warehouse(env.warehouse) as wh:
         audit = wh.audit_runs("footfall_heatmap")
     assert len(audit) == 4 and set(audit.status) == {"loaded"}
+    ledgers = [d["guarantees"]["privacy_ledger"] for d in audit.details]
+    assert [e["epsilon_this_run"] for e in ledgers] == [0.5, 0.5, 0.5, 0.0]  # ε 0.5 a day
+    assert ledgers[3]["republished"] == {days[1].isoformat(): audit.run_id.iloc[1]}
     assert files_under(env.staging) == []
     assert len((env.artifacts / "runs.jsonl").read_text().splitlines()) == 4
 

@@ -54,6 +54,10 @@ def test_rekey_moves_every_token_and_joins_still_hold(
     assert tokens_of_version(warehouse, 1) > 0
 
     assert main(["keys", "rotate"]) == 0
+    # The warehouse was loaded under a ring from before token schemes (blake2b); the new
+    # version is an aes-cmac one, so this re-key also moves every token to the new scheme.
+    ring = KeyRing.from_file(key_env.path)
+    assert (ring.scheme(1), ring.scheme(2)) == ("blake2b", "aes-cmac")
     assert rekey(warehouse, synth_sources) == 0
     assert "re-keyed to version 2" in capsys.readouterr().out
 
@@ -112,6 +116,25 @@ def test_an_erased_subject_stays_out_across_rotation_rekey_and_retire(
     with open_warehouse(str(warehouse)) as wh:
         listed = wh.read("minimizer_audit", "suppressed_subjects")
     assert sorted(listed.key_version) == [1, 2]
+
+
+def test_erasure_between_rotation_and_rekey_finds_the_old_schemes_tokens(
+    warehouse, key_env, synth_sources, pseudonym
+):
+    # Version 1 (blake2b) tokens are in the warehouse, version 2 (aes-cmac) is current and
+    # has made none yet: erasure must compute each live version's tokens with its own scheme.
+    subject = busiest_customers(synth_sources, 1)[0]
+    old = {p: subject_tokens(pseudonym, p, subject, 1) for p in SCHEMAS}
+    assert all(where(warehouse, old[p]) for p in SCHEMAS)
+    assert main(["keys", "rotate"]) == 0
+    erase = ["erase", "--warehouse", str(warehouse), "--purposes-dir", str(PURPOSES)]
+    assert main([*erase, "--subject-id", subject]) == 0
+    assert all(where(warehouse, old[p]) == [] for p in SCHEMAS)
+    new = {p: subject_tokens(pseudonym, p, subject, 2) for p in SCHEMAS}
+    assert not any(new[p] & old[p] for p in SCHEMAS)
+    with open_warehouse(str(warehouse)) as wh:
+        listed = wh.read("minimizer_audit", "suppressed_subjects")
+    assert sorted(set(listed.key_version)) == [1, 2]
 
 
 def _forget(sources: Path, subject: str) -> None:

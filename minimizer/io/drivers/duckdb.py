@@ -8,10 +8,16 @@ The file is attached under a fixed catalogue alias (``DUCKDB_CATALOG``): DuckDB 
 catalogue after the file, so ``churn_analysis.duckdb`` would make every
 ``churn_analysis.<table>`` ambiguous. A file another process holds is waited for, up to
 ``lock_timeout`` seconds, then refused with `WarehouseLockedError`.
+
+The session's memory is capped (``MINIMIZER_DUCKDB_MEMORY``, default 768MB; DuckDB's own default
+is 80 % of the machine, which a load of tens of millions of rows would fill with cached
+blocks): what does not fit spills beside the file (``<file>.tmp``), so a load costs the same
+memory whatever the size of the staged files.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +42,8 @@ __all__ = ["DUCKDB_CATALOG", "DuckDBDriver"]
 
 _D = DIALECTS["duckdb"]
 _LOCK_RETRY_SECONDS = 0.1
+MEMORY_ENV = "MINIMIZER_DUCKDB_MEMORY"
+DEFAULT_MEMORY = "768MB"
 
 # Driver errors whose message names only catalogue objects and types, never a value.
 _SAFE_ERRORS: tuple[type[duckdb.Error], ...] = (
@@ -100,6 +108,13 @@ class DuckDBDriver:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = _connect(self.path, lock_timeout)
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(
+            f"SET memory_limit = {literal(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY))}"
+        )
+        if str(path) != ":memory:":
+            # The session's own database is in memory (the file is attached): spill beside the
+            # file, as DuckDB does for a file it opens itself, never into the working directory.
+            self.con.execute(f"SET temp_directory = {literal(str(self.path) + '.tmp')}")
 
     @classmethod
     def describe(cls, exc: Exception) -> tuple[str, str | None]:
