@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
 
 from minimizer.aggregate.feature import aggregate_sources
+from minimizer.aggregate.ledger import LEDGER_KEY, recheck_spend
 from minimizer.aggregate.load import aggregate_comments, aggregate_table_load
 from minimizer.errors import DataError, GuaranteeError, MinimizerError
 from minimizer.gate.canary import CanaryObserver, CrmIndex
@@ -520,7 +521,9 @@ def load(run: Run, interval: Interval) -> None:
     policy, report = run.policy, run.report
     loads = table_loads(policy, report, interval)
     audit = {**report.audit_row(), "status": "loaded"}
-    report.loaded_rows = run.wh.load(policy.purpose, loads, audit)
+    entry = report.guarantees.get(LEDGER_KEY)
+    recheck = partial(recheck_spend, entry) if isinstance(entry, dict) else None
+    report.loaded_rows = run.wh.load(policy.purpose, loads, audit, recheck=recheck)
     # What each table holds now (retention applied), as the warehouse's audit row says: so
     # runs.jsonl and a later record_audit of this run (Airflow's publish) say the same.
     for name, rows in report.loaded_rows.items():

@@ -9,6 +9,7 @@ way back in; ``status`` is a :class:`RunStatus`. The printers below show names a
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from minimizer.policy import Policy
 
 __all__ = [
     "REPORT_FORMAT",
+    "WITHHELD_KEY",
     "RunReport",
     "RunStatus",
     "SourceReport",
@@ -38,6 +40,10 @@ __all__ = [
 ]
 
 REPORT_FORMAT = "minimizer-run-report/1"
+# guarantees[WITHHELD_KEY]: dotted paths into the audit row whose figures stay in the report
+# only (audit_row sets them to None): the exact counts of a dp release, which the warehouse
+# must not hold beside its noisy counts (minimizer.aggregate.feature, docs/location-risk.md).
+WITHHELD_KEY = "withheld_from_audit"
 
 
 class RunStatus(StrEnum):
@@ -150,7 +156,7 @@ class RunReport(_Record):
 
     def audit_row(self) -> dict[str, object]:
         """The run's audit record: names, counts and hashes only, never a value."""
-        return {
+        row: dict[str, Any] = {
             "run_id": self.run_id,
             "purpose": self.purpose,
             "policy_sha256": self.policy_sha256,
@@ -174,6 +180,23 @@ class RunReport(_Record):
                 "error": self.error,
             },
         }
+        withheld = self.guarantees.get(WITHHELD_KEY)
+        return _withhold(row, withheld) if withheld else row
+
+
+def _withhold(row: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``row`` with each dotted path that exists set to None; the report's own
+    figures are left as they are."""
+    tops = {p.split(".", 1)[0] for p in paths} | {"details"}
+    out = copy.deepcopy({k: row[k] for k in tops if k in row})
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node: Any = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node:
+            node[leaf] = None
+    return {**row, **out}
 
 
 _STYLE = {"dropped": "red", "kept": "yellow", "pseudonym": "cyan"}

@@ -30,9 +30,11 @@ from minimizer.aggregate.checks import (
 from minimizer.aggregate.dp import dp_release
 from minimizer.aggregate.ledger import (
     LEDGER_KEY,
+    PLANNED_ON,
     Release,
     ledger_history,
     plan_spend,
+    refuse_unledgered,
     with_records,
 )
 from minimizer.aggregate.republish import (
@@ -46,12 +48,32 @@ from minimizer.io.warehouse import Warehouse
 from minimizer.keys import KeyRing
 from minimizer.outcome import time_output
 from minimizer.policy import AggregateSpec, Policy, SourceSpec
-from minimizer.report import RunReport, SourceReport
+from minimizer.report import WITHHELD_KEY, RunReport, SourceReport
 from minimizer.transforms.coarsen import Coarsen
 
-__all__ = ["aggregate_sources"]
+__all__ = ["aggregate_sources", "exact_count_paths"]
 
 AGGREGATE_KEY = "aggregate"
+# A dp release's exact, un-noised counts: the audit table sits beside the noisy one, so a
+# one-day run's exact event total there would undo the noise (docs/location-risk.md). They
+# stay in the run's report (its summary, Airflow's report JSON), never in the audit row.
+_EXACT_FIGURES = (
+    "rows_in",
+    "events_dropped_by_bounds",
+    "unit_groups_dropped",
+    "groups_outside_grid",
+)
+_EXACT_PER_SOURCE = ("rejected", "excluded_erased", "measures", "invalid_by_column")
+
+
+def exact_count_paths(source: str) -> tuple[str, ...]:
+    """The audit row's paths of a dp source's exact counts (``guarantees[WITHHELD_KEY]``)."""
+    return (
+        f"rows_in.{source}",
+        *(f"details.{field}.{source}" for field in _EXACT_PER_SOURCE),
+        f"details.gate.tables.{source}.rows",
+        *(f"details.guarantees.{AGGREGATE_KEY}.{source}.{f}" for f in _EXACT_FIGURES),
+    )
 
 
 def _cell_column(spec: SourceSpec, agg: AggregateSpec) -> tuple[str, int] | None:
@@ -191,13 +213,15 @@ def aggregate_sources(
     history: list[Release] = []
     if inputs and policy.budget is not None and warehouse is not None:
         history = ledger_history(warehouse.audit_runs(policy.purpose))
-    # What the warehouse holds now: read only when some day may be re-published from it.
+    # What the warehouse holds now: some days may be re-published from it, and a day it holds
+    # that the ledger does not know of is never released afresh (its audit rows were lost).
     stored: dict[str, pd.DataFrame] = {}
-    if history and warehouse is not None:
+    if inputs and policy.budget is not None and warehouse is not None:
         stored = {
             n: stored_release(warehouse, policy.purpose, n, i.hour) for n, i in inputs.items()
         }
     decision = decide(keyring, report.key_version, list(inputs.values()), params, history, stored)
+    refuse_unledgered(decision.fresh, history, {n: f["_day"].unique() for n, f in stored.items()})
     fresh = set(decision.fresh)
     released: dict[str, Any] = {}
     checks: dict[str, AggregateCheck] = {}
@@ -216,6 +240,9 @@ def aggregate_sources(
         )
         released[name] = figures
     report.guarantees[AGGREGATE_KEY] = released
+    withheld = [p for n in names if n in inputs for p in exact_count_paths(n)]
+    if withheld:
+        report.guarantees[WITHHELD_KEY] = withheld
     report.gate[AGGREGATE_GATE_KEY] = {n: c.summary() for n, c in checks.items()}
     raise_on_failure(checks)  # fail closed before the budget is planned: nothing is loaded
     if policy.budget is not None:
@@ -227,4 +254,7 @@ def aggregate_sources(
             decision.republished,
         )
         spend = with_records(spend, decision.digests, published, decision.why)
-        report.guarantees[LEDGER_KEY] = spend.as_dict()
+        # The loaded releases this plan counted: the load checks again, inside its
+        # transaction, that no other run has loaded a release since (recheck_spend).
+        planned_on = sorted({r.run_id for r in history})
+        report.guarantees[LEDGER_KEY] = {**spend.as_dict(), PLANNED_ON: planned_on}

@@ -12,8 +12,10 @@ therefore sums over every loaded release of a day, never only the latest. A re-r
 spend again only when it draws no noise: when the day's true counts are unchanged it
 re-publishes the noisy counts already in the warehouse (post-processing, ε 0), and the entry
 names the run whose release it re-published (:mod:`.republish` decides, on a keyed digest).
-The budget holds over every sliding window of ``period``; a release that would break it in any
-window raises GuaranteeError and nothing is loaded.
+The budget holds over every sliding window of ``period`` (in whole days, rounded up); a release
+that would break it in any window raises GuaranteeError and nothing is loaded, as does a fresh
+release of a day the warehouse table already holds but the ledger has no release of (its audit
+rows were deleted or marked failed: :func:`refuse_unledgered`).
 """
 
 from __future__ import annotations
@@ -32,17 +34,21 @@ from minimizer.policy import Budget
 
 __all__ = [
     "LEDGER_KEY",
+    "PLANNED_ON",
     "Release",
     "Spend",
     "ledger_history",
     "ledger_table",
     "period_days",
     "plan_spend",
+    "recheck_spend",
+    "refuse_unledgered",
     "spent_by_day",
     "with_records",
 ]
 
 LEDGER_KEY = "privacy_ledger"
+PLANNED_ON = "planned_on"  # the ledger entry's list of the loaded runs its plan counted
 _TOLERANCE = 1e-9  # float sums of ε: 30 x 0.1 must fit a budget of 3.0
 BASIS = (
     "per subject-day; every fresh release of a day spends its ε again (sequential composition:"
@@ -294,6 +300,29 @@ def plan_spend(
     )
 
 
+def refuse_unledgered(
+    fresh: Iterable[str], history: Sequence[Release], held: Mapping[str, Iterable[str]]
+) -> None:
+    """GuaranteeError when a day to be released afresh is already in a source's table while
+    the ledger holds no loaded release of it: its audit rows were deleted or marked failed, so
+    the ε that release spent can no longer be counted, and fresh noise would be unpaid."""
+    ledgered = {r.day for r in history}
+    stored = {str(d) for days in held.values() for d in days}
+    unpaid = sorted(d for d in set(fresh) if d in stored and d not in ledgered)
+    if unpaid:
+        raise GuaranteeError(
+            f"{len(unpaid)} day(s) to be released afresh are already published in the"
+            " warehouse table, but the privacy ledger (loaded runs in minimizer_audit.runs) holds"
+            " no release of them, so the ε they spent cannot be counted; nothing was loaded."
+            " Restore the purpose's audit rows: a day the table holds is never released again"
+            " on an empty ledger",
+            check="privacy_budget",
+            # The day's spend is unknown, so no budget can afford a fresh release of it.
+            reason="budget_exceeded",
+            count=len(unpaid),
+        )
+
+
 def with_records(
     spend: Spend,
     digests: Mapping[str, str],
@@ -308,3 +337,21 @@ def with_records(
         rows={s: dict(sorted(n.items())) for s, n in sorted(rows.items())},
         why=dict(why or {}),
     )
+
+
+def recheck_spend(entry: Mapping[str, Any], runs: pd.DataFrame) -> None:
+    """Refuse a load whose spend was planned on a ledger that has changed since: another run
+    of the purpose loaded a release between this run's plan and its load (a CLI back-fill
+    beside the DAG, two runs on one PostgreSQL warehouse). Called inside the load's
+    transaction, under the purpose's lock, so the two cannot both spend the last ε."""
+    planned = set(entry.get(PLANNED_ON) or ())
+    now = {r.run_id for r in ledger_history(runs)}
+    if now - planned:
+        raise GuaranteeError(
+            f"privacy budget: {len(now - planned)} other run(s) of this purpose loaded a release"
+            " after this run planned its spend; nothing was loaded. Run it again: it will plan"
+            " on the ledger as it is now",
+            check="privacy_budget",
+            reason="budget_exceeded",
+            count=len(now - planned),
+        )

@@ -58,6 +58,7 @@ def scratch_duckdb(work: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
             config={**scratch_config(folder / "spill"), "preserve_insertion_order": False},
         )
         try:
+            con.execute("SET enable_progress_bar = false")  # else drawn on a long query
             yield con
         finally:
             con.close()

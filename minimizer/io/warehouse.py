@@ -531,11 +531,18 @@ class Warehouse:
     # ------------------------------------------------------------ writing
 
     def load(
-        self, schema: str, tables: Sequence[TableLoad], audit: Mapping[str, object]
+        self,
+        schema: str,
+        tables: Sequence[TableLoad],
+        audit: Mapping[str, object],
+        recheck: Callable[[pd.DataFrame], None] | None = None,
     ) -> dict[str, int]:
         """Load every table, apply retention, register the tables and record the audit row
         (with the rows each table then holds) in one transaction. Returns those rows per
-        table. On any failure nothing changes."""
+        table. On any failure nothing changes. ``recheck`` sees the purpose's audit rows as
+        they are inside the transaction, under the purpose's lock, and may raise to refuse
+        the load (the privacy budget is checked again there: another run may have loaded
+        since this one planned its spend)."""
         d, run = self.dialect, self.driver.execute
         audit_params(audit)  # a malformed audit row fails before anything runs
         check_loads(schema, tables, d)
@@ -546,6 +553,8 @@ class Warehouse:
         with self._guard(message, "load_failed", step), self.driver.transaction():
             step.at("lock")
             self.driver.lock(schema)
+            if recheck is not None:
+                recheck(self.audit_runs(schema))
             step.at("create schema")
             run(f"CREATE SCHEMA IF NOT EXISTS {ident(schema, d)}")
             for load in tables:

@@ -16,7 +16,9 @@ from minimizer.aggregate.ledger import (
     Release,
     ledger_history,
     ledger_table,
+    period_days,
     plan_spend,
+    refuse_unledgered,
     spent_by_day,
 )
 from minimizer.errors import GuaranteeError
@@ -203,3 +205,22 @@ def test_no_sequence_of_runs_and_reruns_spends_more_than_the_budget_in_any_windo
         spent = would
     assert not _over_budget(spent)
     assert spent_by_day(history) == pytest.approx(spent)
+
+
+def test_a_period_counts_in_whole_days_rounded_up():
+    assert period_days(Budget(epsilon=1.0, period="36h")) == 2
+    assert period_days(Budget(epsilon=1.0, period="1h")) == 1
+    assert period_days(Budget(epsilon=1.0, period="30d")) == 30
+    assert period_days(Budget(epsilon=1.0, period="721h")) == 31
+
+
+def test_a_day_the_table_holds_but_the_ledger_does_not_know_is_refused():
+    held = {"events": ["2026-06-12", "2026-06-13"]}
+    with pytest.raises(GuaranteeError) as err:
+        refuse_unledgered(["2026-06-13", "2026-06-14"], [], held)
+    assert err.value.exit_code == 3 and err.value.count == 1
+    assert "2026-06" not in str(err.value)  # counts, never the days themselves
+    # A day the ledger has a loaded release of is a re-release, which the budget decides on.
+    known = [Release("2026-06-13", "run-1", 1.0, "run-1")]
+    refuse_unledgered(["2026-06-13", "2026-06-14"], known, held)
+    refuse_unledgered(["2026-06-14"], [], held)  # a day the table does not hold: a first release

@@ -31,11 +31,12 @@ from minimizer import flow
 from minimizer.aggregate import feature
 from minimizer.aggregate.ledger import LEDGER_KEY, Release, ledger_table, plan_spend
 from minimizer.errors import GuaranteeError
-from minimizer.flow import BARE, Steps, run_purpose
+from minimizer.flow import ALL, BARE, Steps, run_purpose
 from minimizer.io.warehouse import Warehouse, open_warehouse
 from minimizer.keys import KeyRing
 from minimizer.pipeline import Sources, day_interval
 from minimizer.policy import Budget, Policy, load_policy
+from minimizer.report import WITHHELD_KEY
 from tests.aggregate.test_rerun import DAYS, LATE, POLICY, _add_late_events
 from tests.conftest import AS_OF, TEST_MASTER
 
@@ -172,12 +173,6 @@ def test_deleting_a_days_stored_rows_cannot_buy_fresh_noise_for_free(
 
 
 # -- making the ledger forget ---------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ledger is only the audit rows: DELETE (or status='failed') on"
-    " minimizer_audit.runs makes it forget every spend, and released days get fresh noise"
-    " that no window pays for",
-)
 @pytest.mark.parametrize(
     "forget",
     [
@@ -195,8 +190,12 @@ def test_a_ledger_that_forgets_its_audit_rows_still_refuses(
     _sql(warehouse, forget)
     # The warehouse still holds the noisy counts of all three days: the product can see that
     # they were released, whatever the audit rows now say.
-    with contextlib.suppress(GuaranteeError):
+    before = _table(warehouse)
+    with pytest.raises(GuaranteeError) as err:
         _run(policy, sources, warehouse, keyring, draws)
+    assert err.value.exit_code == 3 and err.value.reason == "budget_exceeded"
+    assert "holds no release of them" in str(err.value)
+    pd.testing.assert_frame_equal(_table(warehouse), before)
     assert _worst_window(draws.loaded, 30) <= 3.0 + 1e-9
 
 
@@ -376,13 +375,6 @@ def test_a_subject_rotating_faster_than_the_privacy_unit_is_refused_or_bounded(t
 
 
 # -- races: the budget is planned in one step and loaded in another -------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="check-then-load race: the spend is planned in aggregate_outputs from the audit rows"
-    " read then, and never re-checked in the load's transaction; a run that loads in between"
-    " (a CLI back-fill beside the DAG, two CLI runs on a PostgreSQL warehouse; the DAG's"
-    " max_active_runs=1 covers only its own runs) is not seen, and both fresh releases load",
-)
 def test_two_overlapping_runs_cannot_both_spend_the_last_epsilon(
     tmp_path, sources, keyring, draws, monkeypatch
 ):
@@ -468,21 +460,32 @@ def test_the_digests_are_keyed_and_name_only_the_key_version(tmp_path, sources, 
     assert not set(foreign.guarantees[LEDGER_KEY]["digests"].values()) & set(digests.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the audit row of a dp release holds the exact, un-noised event count of the data"
-    " it protects: rows_in and guarantees.aggregate.<source>.rows_in (a one-day run gives that"
-    " day's exact total), beside events_dropped_by_bounds, unit_groups_dropped,"
-    " groups_outside_grid and excluded_erased, in minimizer_audit.runs next to the DP table",
-)
 def test_the_audit_record_of_a_dp_release_holds_no_exact_event_count(
     tmp_path, sources, keyring, draws
 ):
+    """The audit table sits beside the noisy counts: a one-day run's exact total there would
+    undo the noise. The exact figures stay in the run's own report only."""
     policy = load_policy(POLICY)
     warehouse = tmp_path / "w.duckdb"
-    _run(policy, sources, warehouse, keyring, draws, day_interval(pd.Timestamp(LATE, tz="UTC")))
+    day = day_interval(pd.Timestamp(LATE, tz="UTC"))
+    report = _run(policy, sources, warehouse, keyring, draws, day, steps=ALL)
     row = _audit(warehouse).iloc[-1]
-    figures = row.details["guarantees"]["aggregate"]["events"]
+    details = row.details
+    figures = details["guarantees"]["aggregate"]["events"]
     exact = _exact_events(sources, LATE)
     stated = {"rows_in": row.rows_in["events"], "aggregate.rows_in": figures["rows_in"]}
     assert {name: n for name, n in stated.items() if n == exact} == {}
+    # Every exact count of the dp source is withheld, and the row says so.
+    for name in ("events_dropped_by_bounds", "unit_groups_dropped", "groups_outside_grid"):
+        assert figures[name] is None, name
+    for name in ("rejected", "excluded_erased", "measures", "invalid_by_column"):
+        assert details[name]["events"] is None, name
+    assert details["gate"]["tables"]["events"]["rows"] is None
+    assert "rows_in.events" in details["guarantees"][WITHHELD_KEY]
+    # What is public stays: the published rows, the noise's figures, the ledger.
+    assert row.rows_out["events"] == figures["published_rows"] > 0
+    assert figures["epsilon"] == EPS and figures["error_95"] > 0
+    assert details["guarantees"][LEDGER_KEY]["days"] == {LATE: EPS}
+    # The operator's own report keeps them.
+    assert report.sources["events"].rows_in > 0
+    assert report.guarantees["aggregate"]["events"]["rows_in"] == report.sources["events"].rows_in
