@@ -464,7 +464,9 @@ def enforce_guarantees(run: Run) -> None:
         return
     enforce_staged(run.policy, run.report, work=run.work)
     if run.policy.guarantees.max_unicity is not None:
-        enforce_max_unicity(run.policy, run.report)
+        # Which points the per-day cap keeps: keyed, so a re-run keeps the same ones.
+        salt = run.keyring.secret_for("trace_cap", run.report.key_version).hex()
+        enforce_max_unicity(run.policy, run.report, salt=salt)
 
 
 def run_gate(run: Run) -> None:

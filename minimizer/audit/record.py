@@ -136,7 +136,9 @@ def _run_entry(run: Run, artifacts: Path | None, current_sha: str | None) -> dic
         "started_at": started.isoformat() if started else None,
         "seconds": round((finished - started).total_seconds(), 1) if started and finished else None,
         "policy_current": run.get("policy_sha256") == current_sha if current_sha else None,
+        # A dp source's rows read are withheld (null): the sum is of what the record holds.
         "rows_in": sum(int(v or 0) for v in run["rows_in"].values()),
+        "rows_in_withheld": sorted(k for k, v in run["rows_in"].items() if v is None),
         "rows_out": sum(int(v or 0) for v in run["rows_out"].values()),
         "rows_in_by_source": run["rows_in"],
         "rows_out_by_source": run["rows_out"],

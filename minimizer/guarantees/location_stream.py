@@ -39,6 +39,7 @@ from minimizer.minimise import STAGED_DICTIONARY_BYTES
 __all__ = ["StreamedLocation", "enforce_location_staged", "supported"]
 
 BATCH_ROWS = 250_000
+WINDOW_ROWS = 2_000_000  # published rows' decisions fetched per query
 _UTC = {"UTC", "Etc/UTC", "+00:00", "Z"}
 _HOUR_US = 3_600_000_000
 
@@ -251,10 +252,7 @@ def enforce_location_staged(
                 count=invalid,
             )
         stats = _min_subjects(con, cells, pos, m, min_resolution, total - anchored * dropped)
-        rows = con.sql(
-            f"SELECT e.rn, d.cur FROM _eff e JOIN _decided d ON e.cid = d.c0 AND e.b = d.b"
-            f" WHERE {pos} ORDER BY e.rn"
-        ).to_arrow_reader(BATCH_ROWS)
+        rows = _decisions(con, total)
         result = _rewrite(staged, out, rows, cells, cell, resolution_column, size)
         result.stats, result.anchored = stats, anchored
         if result.rows:
@@ -326,10 +324,12 @@ def _min_subjects(
             )
         else:
             con.execute(f"DELETE FROM _pend WHERE r = {r}")
-    kept = _one(
-        con,
-        f"SELECT count(*) FROM _eff e JOIN _decided d ON e.cid = d.c0 AND e.b = d.b WHERE {pos}",
+    # Each published row and its cell, once; read back in row order, a window at a time.
+    con.execute(
+        "CREATE TEMP TABLE _out AS SELECT e.rn, d.cur FROM _eff e JOIN _decided d"
+        f" ON e.cid = d.c0 AND e.b = d.b WHERE {pos}"
     )
+    kept = _one(con, "SELECT count(*) FROM _out")
     return CellStats(
         published_cells=_one(con, "SELECT count(DISTINCT cur) FROM _decided"),
         raised=raised,
@@ -339,18 +339,26 @@ def _min_subjects(
     )
 
 
-def _decisions(reader: pa.RecordBatchReader) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    for batch in reader:
+def _decisions(
+    con: duckdb.DuckDBPyConnection, total: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``_out`` in row order, one window of row numbers at a time: each window's sort is small
+    (one ORDER BY over all rows would need memory DuckDB cannot always spill)."""
+    for start in range(0, total, WINDOW_ROWS):
+        found = con.sql(
+            f"SELECT rn, cur FROM _out WHERE rn >= {start} AND rn < {start + WINDOW_ROWS}"
+            " ORDER BY rn"
+        ).to_arrow_table()
         yield (
-            batch.column(0).to_numpy(zero_copy_only=False).astype(np.int64),
-            batch.column(1).to_numpy(zero_copy_only=False).astype(np.int64),
+            found.column(0).to_numpy().astype(np.int64),
+            found.column(1).to_numpy().astype(np.int64),
         )
 
 
 def _rewrite(
     staged: Path,
     out: Path,
-    reader: pa.RecordBatchReader,
+    decisions: Iterator[tuple[np.ndarray, np.ndarray]],
     cells: _Cells,
     cell: str,
     resolution_column: str | None,
@@ -359,7 +367,6 @@ def _rewrite(
     """The published rows of each staged batch, cells replaced, the resolution column added."""
     names = pa.array(cells.names, pa.string())
     levels = np.asarray(cells.res, dtype=np.int8)
-    decisions = _decisions(reader)
     rn = cur = np.empty(0, np.int64)
     exhausted = False
     writer: pq.ParquetWriter | None = None

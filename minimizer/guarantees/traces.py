@@ -6,7 +6,9 @@ by that many random points of their own trace). After the other guarantees have 
 staged rows, this check
 
 1. keeps at most ``max_points_per_day`` distinct (place, time) points per token and day, chosen
-   by a keyed hash with a fresh salt (unpredictable, independent of the data), and suppresses
+   by a keyed hash (key: the key ring's ``trace_cap`` secret, so unpredictable without the key
+   and the same on a re-run: a re-run that kept other points would publish, in all, more than
+   the cap of one person's day; a fresh salt only where no key is given), and suppresses
    the (cell, bucket) groups this leaves under the location guarantee's minimum (at their own
    resolution: no cell is raised here);
 2. measures unicity on the rows that would be published, and fails closed (GuaranteeError,
@@ -136,9 +138,9 @@ class _RawTokenPoints:
         report.unicity_before = figures
 
 
-def enforce_max_unicity(policy: Policy, report: RunReport) -> None:
-    """Cap the points per day, then measure unicity over what would be published; raise above
-    the policy's maximum."""
+def enforce_max_unicity(policy: Policy, report: RunReport, salt: str | None = None) -> None:
+    """Cap the points per day (chosen by ``salt``, a keyed secret: the same points on every
+    re-run), then measure unicity over what would be published; raise above the maximum."""
     g = policy.guarantees.max_unicity
     assert g is not None
     spec = policy.sources[g.source]
@@ -156,7 +158,7 @@ def enforce_max_unicity(policy: Policy, report: RunReport) -> None:
     }
     if g.max_points_per_day is not None and len(frame):
         frame, dropped = cap_points_per_day(
-            frame, subject=g.subject, place=g.place, time=g.time, n=g.max_points_per_day
+            frame, subject=g.subject, place=g.place, time=g.time, n=g.max_points_per_day, salt=salt
         )
         figures.update(max_points_per_day=g.max_points_per_day, points_dropped_by_cap=dropped)
         loc = policy.guarantees.location

@@ -174,3 +174,18 @@ def test_only_text_cells_and_utc_hours_take_the_scratch_path() -> None:
     assert not supported(pa.schema(berlin), "cell", "hour", "who", None)
     assert not supported(pa.schema({**fields, "cell": pa.uint64()}), "cell", "hour", "who", None)
     assert not supported(pa.schema(fields), "cell", "hour", "who", "who")  # name taken
+
+
+def test_small_windows_and_batches_give_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import minimizer.guarantees.location_stream as stream
+
+    monkeypatch.setattr(stream, "WINDOW_ROWS", 777)  # decisions read back in many windows
+    monkeypatch.setattr(stream, "BATCH_ROWS", 500)  # staged rows rewritten in many batches
+    path = _write(tmp_path, staged(4))
+    want, want_figures = old_way(path, 4, 5, "drop", None)
+    got, got_figures = new_way(path, 4, 5, "drop", None)
+    pq.write_table(to_arrow(want), tmp_path / "old.parquet")
+    assert got.equals(pq.read_table(tmp_path / "old.parquet"))
+    assert got_figures == want_figures

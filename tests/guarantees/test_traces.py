@@ -93,6 +93,29 @@ def test_the_demo_purpose_publishes_traces_under_five_percent_unicity(
     assert halves.nunique().max() == 1
 
 
+def test_a_rerun_keeps_the_same_points_so_two_loads_never_publish_more_than_the_cap(
+    tmp_path, demo_sources, keyring
+):
+    """The cap's choice is keyed (the ring's trace_cap secret), not freshly salted: a re-run of
+    the same day keeps the same points, so an analyst who read both loads has still seen at
+    most max_points_per_day points of one token's day (with a fresh salt per run, two runs of
+    the demo data published different points)."""
+    policy = _variant(tmp_path, **{"max_points_per_day: 2": "max_points_per_day: 1"})
+    first, again = tmp_path / "first.duckdb", tmp_path / "again.duckdb"
+    report = _run(policy, demo_sources, first, keyring)
+    assert report.guarantees["max_unicity"]["points_dropped_by_cap"] > 0  # the cap chose
+    _run(policy, demo_sources, again, keyring)
+    tables = []
+    for path in (first, again):
+        with open_warehouse(str(path)) as wh:
+            frame = wh.read("mobility_research", "events")
+        tables.append(frame.sort_values(list(frame.columns), ignore_index=True))
+    assert len(tables[0]) > 500
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    both = pd.concat(tables).drop_duplicates(["traveller", "cell", "hour"])
+    assert both.groupby([both.traveller, both.hour.dt.floor("D")]).size().max() <= 1
+
+
 def test_the_cap_keeps_whole_points_and_at_most_n_per_subject_and_day():
     hours = pd.to_datetime(
         ["2026-06-14 08:00", "2026-06-14 09:00", "2026-06-14 10:00", "2026-06-14 10:00",
