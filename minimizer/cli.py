@@ -186,9 +186,12 @@ def run(
         ),
     ] = None,
     engine: Annotated[
-        Literal["local", "spark"],
-        typer.Option(help="Stage the sources in this process, or on Apache Spark."),
-    ] = "local",
+        Literal["local", "spark"] | None,
+        typer.Option(
+            help="Stage the sources in this process, or on Apache Spark (default: the"
+            " policy's engine, else local)."
+        ),
+    ] = None,
     master: Annotated[
         str | None,
         typer.Option(help="Spark master URL (--engine spark; default local[*])."),

@@ -54,13 +54,14 @@ def run_policy_file(
     keyring: KeyRing | None = None,
     console: Console | None = None,
     keep_artifacts: timedelta | None = None,
-    engine: str = "local",
+    engine: str | None = None,
     master: str | None = None,
 ) -> RunReport:
     """One run of a policy file. ``keep_artifacts`` (default: ``MINIMIZER_KEEP_ARTIFACTS``, else
     keep all) prunes the artefacts of older runs when the run ends, loaded or failed.
     ``engine``: ``local`` stages the sources in this process, ``spark`` on Spark (``master``,
-    default ``local[*]``); the steps after staging are the same."""
+    default ``local[*]``); None takes the policy's ``engine``. The steps after staging are the
+    same."""
     from minimizer.audit.retention import keep_from_env
 
     keep = keep_artifacts if keep_artifacts is not None else keep_from_env()
@@ -69,7 +70,8 @@ def run_policy_file(
     # Resolved once, here: every artefact path below is absolute, whatever the cwd does later.
     artifacts = (artifacts or default_artifacts(warehouse)).resolve()
     interval = day_interval(datetime(day.year, day.month, day.day, tzinfo=UTC)) if day else None
-    stage = stage_engine(engine, master)  # a bad choice fails before the warehouse opens
+    # A bad choice fails before the warehouse opens.
+    stage = stage_engine(engine or policy.engine, master)
     with (
         open_warehouse(warehouse) as wh,
         Progress(

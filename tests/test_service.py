@@ -94,3 +94,29 @@ def test_the_gate_works_inside_the_run_staging_so_a_dead_run_leaves_nothing_else
     # removes if this one is killed (minimizer.io.staging).
     assert seen and all(p.name.startswith("minimizer-churn_analysis-") and o for p, o in seen)
     assert not any(p.exists() for p, _ in seen)
+
+
+@pytest.mark.parametrize(
+    ("policy_engine", "flag", "chosen"),
+    [("spark", None, "spark"), ("spark", "local", "local"), ("local", None, "local")],
+)
+def test_the_cli_takes_the_policys_engine_unless_told(
+    policy_engine, flag, chosen, synth_sources, tmp_path, monkeypatch
+):
+    import minimizer.service as service
+
+    text = CHURN.read_text()
+    policy = tmp_path / "churn_analysis.yaml"
+    policy.write_text(f"engine: {policy_engine}\n{text}")
+    asked: list[str] = []
+
+    def stage_engine(name: str, master: str | None = None) -> flow.Engine:
+        asked.append(name)
+        return flow.stage_sources  # stages in this process whatever was asked: no JVM here
+
+    monkeypatch.setattr(service, "stage_engine", stage_engine)
+    args = ["run", str(policy), "--sources", str(synth_sources)]
+    args += ["--warehouse", str(tmp_path / "wh.duckdb"), "--as-of", AS_OF.isoformat()]
+    args += ["--artifacts", str(tmp_path / "artifacts")]
+    assert main(args + (["--engine", flag] if flag else [])) == 0
+    assert asked == [chosen]
