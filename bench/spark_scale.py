@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workloads import EVENTS_SOURCE
+
 ROOT = Path(__file__).resolve().parents[1]
 
 POLICY = {
@@ -47,19 +49,7 @@ POLICY = {
     "owner": "bench",
     "retention": "2y",
     "sources": {
-        "events": {
-            "kind": "events",
-            "key": "customer_id",
-            "time": "ts",
-            "columns": {
-                "customer_id": "pseudonymise",
-                "hour": {"generalise": "hour", "source": "ts"},
-                "cell": {"coarsen": "h3", "lat": "lat", "lon": "lon", "resolution": 8},
-                "page": "keep",
-                "ip": "drop",
-                "user_agent": "drop",
-            },
-        }
+        "events": EVENTS_SOURCE,
     },
 }
 

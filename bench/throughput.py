@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import run_measured
-from workloads import crm_table, event_chunk
+from workloads import EVENTS_SOURCE, crm_table, event_chunk
 
 from minimizer.io.sources import EventSource
 from minimizer.keys import KeyRing
@@ -51,21 +51,7 @@ PEERS = {
     "openssl SHA-256 16-byte inputs, hashes/s/core": 5_800_000,
 }
 
-EVENTS = SourceSpec.model_validate(
-    {
-        "kind": "events",
-        "key": "customer_id",
-        "time": "ts",
-        "columns": {
-            "customer_id": "pseudonymise",
-            "hour": {"generalise": "hour", "source": "ts"},
-            "cell": {"coarsen": "h3", "lat": "lat", "lon": "lon", "resolution": 8},
-            "page": "keep",
-            "ip": "drop",
-            "user_agent": "drop",
-        },
-    }
-)
+EVENTS = SourceSpec.model_validate(EVENTS_SOURCE)
 CRM = SourceSpec.model_validate(
     {
         "columns": {

@@ -9,9 +9,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["crm_table", "event_chunk", "write_events"]
+__all__ = ["EVENTS_SOURCE", "crm_table", "event_chunk", "write_events"]
 
 FIRST_DAY = date(2026, 11, 1)
+
+# The events purpose the throughput benches time (a policy's source, as a plain mapping):
+# pseudonymise the customer, the hour, H3 res 8 of lat/lon, keep the page, drop ip and agent.
+EVENTS_SOURCE: dict[str, object] = {
+    "kind": "events",
+    "key": "customer_id",
+    "time": "ts",
+    "columns": {
+        "customer_id": "pseudonymise",
+        "hour": {"generalise": "hour", "source": "ts"},
+        "cell": {"coarsen": "h3", "lat": "lat", "lon": "lon", "resolution": 8},
+        "page": "keep",
+        "ip": "drop",
+        "user_agent": "drop",
+    },
+}
 
 
 def event_chunk(rng: np.random.Generator, n: int, subjects: int) -> pd.DataFrame:
